@@ -1,0 +1,71 @@
+"""``toxic``: one command line for every part of the platform."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from services.cli_infra import infra_app
+from shared.errors import ConfigurationError
+from shared.settings import EmulatorSettings
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    name="toxic",
+    help=(
+        "Self-hosted toxic-comment analysis: score comments, take feedback, monitor and retrain.\n\n"
+        "Every service is a process started with `toxic serve NAME`; they talk only through "
+        "one SNS topic and their SQS queues. Point them at AWS, LocalStack or the embedded "
+        "stand-in with the standard AWS_ENDPOINT_URL variables."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(infra_app, name="infra")
+
+# Services register here as they arrive: name -> "module:function" taking no arguments.
+SERVICES: dict[str, str] = {}
+
+
+@app.command()
+def emulator(
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="Port to listen on (LocalStack's by default).")] = 4566,
+) -> None:
+    """Run the AWS stand-in (moto: SQS, SNS, DynamoDB, S3) in the foreground until Ctrl-C.
+
+    It keeps everything in memory: stopping it erases all queues, tables and objects.
+    Other commands reach it with AWS_ENDPOINT_URL=http://HOST:PORT.
+    """
+    from shared.emulator import serve
+
+    try:
+        serve(EmulatorSettings(host=host, port=port), announce=typer.echo)
+    except ConfigurationError as exc:
+        typer.secho(f"error: {exc}", err=True, fg="red")
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help="Which service to run.")],
+) -> None:
+    """Run one service in the foreground; it stops gracefully on SIGTERM or Ctrl-C."""
+    import importlib
+
+    target = SERVICES.get(service)
+    if target is None:
+        available = ", ".join(sorted(SERVICES)) or "none yet"
+        typer.secho(f"error: no service named {service!r} (available: {available})", err=True)
+        raise typer.Exit(2)
+    module_name, _, function_name = target.partition(":")
+    entrypoint = getattr(importlib.import_module(module_name), function_name)
+    entrypoint()
+
+
+if __name__ == "__main__":
+    app()
