@@ -15,7 +15,8 @@ __all__ = ["app"]
 app = typer.Typer(
     name="toxic",
     help=(
-        "Self-hosted toxic-comment analysis: score comments, take feedback, monitor and retrain.\n\n"
+        "Self-hosted toxic-comment analysis: score comments, take feedback, monitor, retrain."
+        "\n\n"
         "Every service is a process started with `toxic serve NAME`; they talk only through "
         "one SNS topic and their SQS queues. Point them at AWS, LocalStack or the embedded "
         "stand-in with the standard AWS_ENDPOINT_URL variables."
