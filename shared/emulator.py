@@ -59,7 +59,7 @@ def reset(url: str) -> None:
 def serve(settings: EmulatorSettings, announce: Callable[[str], None] = print) -> None:
     """Run moto's server in the foreground until SIGTERM or SIGINT."""
     # Imported here: moto's server pulls in every service backend, which only this process needs.
-    from moto.server import DomainDispatcherApplication, create_backend_app
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import WSGIRequestHandler, make_server
 
     class QuietHandler(WSGIRequestHandler):
