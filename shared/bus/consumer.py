@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import signal
 import time
 from collections.abc import Sequence
@@ -57,7 +58,7 @@ class Consumer:
         *,
         concurrency: int = 16,
         wait_seconds: int = 20,
-        visibility_timeout: int = 30,
+        visibility_timeout: float = 30.0,
         shutdown_grace: float = 60.0,
         max_retry_delay: int = 30,
     ) -> None:
@@ -237,7 +238,7 @@ class Consumer:
 
     async def _visibility_loop(self, stop: asyncio.Event) -> None:
         """Keep slow handlers' messages hidden while they run."""
-        period = max(1.0, self._visibility_timeout / 3)
+        period = max(0.2, self._visibility_timeout / 3)
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=period)
@@ -249,7 +250,7 @@ class Consumer:
         if not slow:
             return
         try:
-            await self._transport.change_visibility(slow, self._visibility_timeout)
+            await self._transport.change_visibility(slow, math.ceil(self._visibility_timeout))
             self.stats.extended += len(slow)
         except Exception as exc:
             log.warning("visibility_extend_failed", queue=self._transport.name, error=str(exc))
