@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +12,8 @@ from shared.aws import AwsClients, open_clients
 from shared.emulator import EmulatorProcess, reset
 from shared.settings import AwsSettings, EmulatorSettings
 from tests.harness.ports import free_port
+from tests.harness.processes import ServiceProcess
+from tests.harness.proxy import TcpProxy
 
 TIERS = ("unit", "integration", "e2e", "browser", "faults", "localstack")
 
@@ -47,3 +50,32 @@ def aws_settings(emulator: EmulatorProcess) -> Iterator[AwsSettings]:
 async def clients(aws_settings: AwsSettings) -> AsyncIterator[AwsClients]:
     async with open_clients(aws_settings) as opened:
         yield opened
+
+
+@pytest.fixture
+def bus_proxy(emulator: EmulatorProcess) -> Iterator[TcpProxy]:
+    """A cuttable TCP proxy in front of the stand-in."""
+    with TcpProxy("127.0.0.1", emulator.settings.port) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
+    """`start(name, command, env=..., ready=...)` runs a real process; all stop after the test."""
+    started: list[ServiceProcess] = []
+
+    def start(
+        name: str,
+        command: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        ready: Callable[[], bool] | None = None,
+        timeout: float = 30.0,
+    ) -> ServiceProcess:
+        process = ServiceProcess(name, command, log_dir=tmp_path, env=env, ready=ready)
+        started.append(process)
+        return process.start(timeout)
+
+    yield start
+    for process in reversed(started):
+        process.stop()
