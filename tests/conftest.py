@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,14 +22,59 @@ from tests.harness.proxy import TcpProxy
 TIERS = ("unit", "integration", "e2e", "browser", "faults", "localstack")
 
 
+# Only the localstack tier may be skipped in CI: it needs something answering on :4566.
+SKIPPABLE_IN_CI = frozenset({"localstack"})
+
+_tier_of: dict[str, str] = {}
+_outcomes: dict[str, Counter[str]] = {tier: Counter() for tier in TIERS}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test sits in exactly one tier, so `make test` can say what ran and what could not."""
     for item in items:
         tiers = [t for t in TIERS if item.get_closest_marker(t) is not None]
         if len(tiers) != 1:
-            raise pytest.UsageError(
-                f"{item.nodeid} must carry exactly one tier marker, has {tiers}"
-            )
+            raise pytest.UsageError(f"{item.nodeid} needs exactly one tier marker, has {tiers}")
+        _tier_of[item.nodeid] = tiers[0]
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    tier = _tier_of.get(report.nodeid)
+    if tier is None:
+        return
+    if report.when == "call" or (report.when == "setup" and not report.passed):
+        outcome = "failed" if report.failed else report.outcome
+        _outcomes[tier][outcome] += 1
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int) -> None:
+    """One line per tier, and a loud banner for every tier that could not run here."""
+    write = terminalreporter.write_line
+    terminalreporter.section("tiers")
+    collected = Counter(_tier_of.values())
+    for tier in TIERS:
+        counts = _outcomes[tier]
+        if collected[tier] == 0:
+            write(f"{tier:12} no tests yet")
+            continue
+        write(
+            f"{tier:12} {counts['passed']} passed, {counts['failed']} failed, "
+            f"{counts['skipped']} skipped (of {collected[tier]})"
+        )
+        if counts["skipped"]:
+            write(f"!!! TIER {tier.upper()}: {counts['skipped']} TESTS DID NOT RUN (see -ra above)")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI a skipped tier is a failure, except those that need a LocalStack to answer."""
+    skipped = [t for t in TIERS if _outcomes[t]["skipped"] and t not in SKIPPABLE_IN_CI]
+    if _in_ci() and skipped and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        sys.stderr.write(f"CI: tiers {', '.join(skipped)} had skipped tests; none may skip here\n")
 
 
 @pytest.fixture(scope="session")
