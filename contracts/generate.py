@@ -156,7 +156,8 @@ def _title(event_type: str) -> str:
 
 
 def _summary(cls: type[Envelope]) -> str:
-    return (cls.__doc__ or "").strip().splitlines()[0]
+    lines = (cls.__doc__ or "").strip().splitlines()
+    return lines[0] if lines else _title(cls.__name__)
 
 
 def _queue_address(role: str) -> str:
