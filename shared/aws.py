@@ -21,10 +21,10 @@ if TYPE_CHECKING:
 __all__ = ["AwsClients", "client_config", "open_clients"]
 
 
-def client_config(*, read_timeout: float = 60.0) -> AioConfig:
+def client_config(*, max_attempts: int = 5, read_timeout: float = 60.0) -> AioConfig:
     """Client configuration: botocore's standard retry mode and room for concurrent calls."""
     return AioConfig(
-        retries={"mode": "standard", "max_attempts": 5},
+        retries={"mode": "standard", "max_attempts": max_attempts},
         max_pool_connections=64,
         connect_timeout=5,
         read_timeout=read_timeout,
@@ -45,7 +45,7 @@ class AwsClients:
 async def open_clients(settings: AwsSettings) -> AsyncIterator[AwsClients]:
     """Open every client once for the life of the process and close them together."""
     session = get_session()
-    config = client_config()
+    config = client_config(max_attempts=settings.max_attempts)
     credentials = settings.credentials()
 
     region = settings.region

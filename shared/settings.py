@@ -50,7 +50,13 @@ class Credentials(TypedDict, total=False):
 class AwsSettings(BaseSettings):
     """Where AWS is: real AWS by default; moto or LocalStack through the endpoint variables."""
 
-    model_config = SettingsConfigDict(env_prefix="TOXIC_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="TOXIC_",
+        extra="ignore",
+        frozen=True,
+        validate_by_name=True,
+        validate_by_alias=True,
+    )
 
     prefix: str = Field(
         default="toxic",
@@ -75,6 +81,13 @@ class AwsSettings(BaseSettings):
         default=None, validation_alias="AWS_SECRET_ACCESS_KEY"
     )
     session_token: SecretStr | None = Field(default=None, validation_alias="AWS_SESSION_TOKEN")
+    max_attempts: int = Field(
+        default=5,
+        ge=1,
+        le=20,
+        validation_alias=AliasChoices("AWS_MAX_ATTEMPTS", "TOXIC_MAX_ATTEMPTS"),
+        description="Attempts per AWS call, first included (botocore's standard retry mode).",
+    )
 
     @field_validator(
         "endpoint_url",
@@ -132,8 +145,11 @@ class ConsumerSettings(AwsSettings):
 
     concurrency: int = Field(default=16, ge=1, le=256, description="Handlers running at once.")
     wait_time_seconds: int = Field(default=20, ge=0, le=20, description="SQS long-poll wait.")
-    visibility_timeout_seconds: int = Field(
-        default=30, ge=5, le=43_200, description="How long a received message stays hidden."
+    visibility_timeout_seconds: int | None = Field(
+        default=None,
+        ge=5,
+        le=43_200,
+        description="How long a received message stays hidden (default: the queue's own).",
     )
     shutdown_grace_seconds: float = Field(
         default=60.0, gt=0, description="How long a stop waits for in-flight handlers."

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from contracts import Event, RetrainRequested, Source
+from contracts import Event, RetrainReason, RetrainRequested, Source
 from shared.bus import (
     DEAD_LETTER_REASON,
     Consumer,
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.unit
 def retrain(note: str = "") -> RetrainRequested:
     return RetrainRequested(
         source=Source(service="test", instance="1"),
-        reason="manual",
+        reason=RetrainReason.MANUAL,
         requested_by="tester",
         note=note or None,
     )

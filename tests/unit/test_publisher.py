@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from contracts import RetrainRequested, Source, decode
+from contracts import RetrainReason, RetrainRequested, Source, decode
 from shared.bus import SnsPublisher
 from shared.bus.publisher import MAX_BATCH_BYTES
 from shared.errors import PoisonError, RetryableError
@@ -20,7 +20,7 @@ TOPIC = "arn:aws:sns:us-east-1:000000000000:t-events"
 def retrain(note_size: int = 0) -> RetrainRequested:
     return RetrainRequested(
         source=Source(service="test", instance="1"),
-        reason="manual",
+        reason=RetrainReason.MANUAL,
         requested_by="tester",
         note=("x" * note_size) or None,
     )
@@ -45,10 +45,8 @@ class FakeSns:
 
 
 def throttled() -> ClientError:
-    return ClientError(
-        {"Error": {"Code": "Throttling", "Message": "slow down"}, "ResponseMetadata": {}},
-        "PublishBatch",
-    )
+    response: Any = {"Error": {"Code": "Throttling", "Message": "slow down"}}
+    return ClientError(response, "PublishBatch")
 
 
 def publisher(sns: FakeSns) -> SnsPublisher:
