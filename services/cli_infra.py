@@ -2,11 +2,133 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
 import typer
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
+
+from shared.errors import ConfigurationError
+from shared.infra import InfraSpec, ensure, gc, render_text, spec_as_dict, summarize
+from shared.infra.replicas import DEFAULT_STALE_AFTER_SECONDS
+from shared.settings import AwsSettings
+
+if TYPE_CHECKING:
+    from shared.aws import AwsClients
 
 __all__ = ["infra_app"]
 
+T = TypeVar("T")
+
 infra_app = typer.Typer(
-    help="The topic, queues, tables and bucket of a deployment, defined once in code.",
+    help=(
+        "The topic, queues, tables and bucket of a deployment, defined once in code."
+        "\n\n"
+        "Names come from the deployment prefix (TOXIC_PREFIX, default 'toxic'). The target is "
+        "chosen by the standard AWS variables: AWS_ENDPOINT_URL=http://127.0.0.1:4566 for the "
+        "embedded stand-in (`toxic emulator`) or LocalStack, nothing for real AWS."
+    ),
     no_args_is_help=True,
 )
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(f"error: {message}", err=True, fg="red")
+    return typer.Exit(1)
+
+
+def _settings() -> AwsSettings:
+    try:
+        return AwsSettings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in error.errors()
+        )
+        raise _fail(f"invalid settings: {problems}") from None
+
+
+def _spec(settings: AwsSettings) -> InfraSpec:
+    try:
+        return InfraSpec.for_prefix(settings.prefix)
+    except ConfigurationError as error:
+        raise _fail(str(error)) from None
+
+
+def _run(settings: AwsSettings, work: Callable[[AwsClients], Awaitable[T]]) -> T:
+    """Open the clients, run ``work``, and turn AWS failures into one line and exit status 1."""
+    # Imported here: aiobotocore takes a second to import, which `toxic --help` need not pay.
+    from shared.aws import open_clients
+
+    async def main() -> T:
+        async with open_clients(settings) as clients:
+            return await work(clients)
+
+    try:
+        return asyncio.run(main())
+    except ConfigurationError as error:
+        raise _fail(str(error)) from None
+    except ClientError as error:
+        details = error.response.get("Error", {})
+        code, message = details.get("Code", "error"), details.get("Message", str(error))
+        raise _fail(f"AWS refused: {code}: {message}") from None
+    except BotoCoreError as error:
+        # Covers EndpointConnectionError, missing credentials, timeouts.
+        raise _fail(f"{error} (is AWS_ENDPOINT_URL right, and is the endpoint up?)") from None
+
+
+@infra_app.command("ensure")
+def ensure_command() -> None:
+    """Create every missing resource and put back drifted settings; safe to run any time.
+
+    Prints one line per resource (created, updated, unchanged, drifted) and a summary. A second
+    run reports that nothing changed. 'drifted' means a difference ensure does not fix in place
+    (such as a changed index key): it is reported for a person to decide.
+    """
+    settings = _settings()
+    spec = _spec(settings)
+    changes = _run(settings, lambda clients: ensure(clients, spec))
+    for change in changes:
+        typer.echo(str(change))
+    typer.echo(summarize(changes))
+
+
+@infra_app.command("show")
+def show_command(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the spec as JSON instead of text.")
+    ] = False,
+) -> None:
+    """Print what the deployment consists of (from the spec; AWS is not contacted)."""
+    spec = _spec(_settings())
+    if as_json:
+        typer.echo(json.dumps(spec_as_dict(spec), indent=2))
+    else:
+        typer.echo(render_text(spec))
+
+
+@infra_app.command("gc")
+def gc_command(
+    stale_after: Annotated[
+        float,
+        typer.Option(
+            "--stale-after",
+            min=0,
+            metavar="SECONDS",
+            help="Remove replica queues whose last heartbeat is older than this.",
+        ),
+    ] = DEFAULT_STALE_AFTER_SECONDS,
+) -> None:
+    """Remove the queues of API replicas that stopped without cleaning up.
+
+    Only per-replica API queues whose heartbeat tag is too old are removed, with their
+    subscriptions; the consumer queues and dead-letter queues are never touched.
+    """
+    settings = _settings()
+    spec = _spec(settings)
+    removed = _run(settings, lambda clients: gc(clients, spec, stale_after))
+    for name in removed:
+        typer.echo(f"removed  queue  {name}")
+    typer.echo(f"{len(removed)} stale replica queue(s) removed" if removed else "nothing to remove")
