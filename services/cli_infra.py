@@ -79,14 +79,24 @@ def _run(settings: AwsSettings, work: Callable[[AwsClients], Awaitable[T]]) -> T
         raise _fail(f"{error} (is AWS_ENDPOINT_URL right, and is the endpoint up?)") from None
 
 
-@infra_app.command("ensure")
-def ensure_command() -> None:
-    """Create every missing resource and put back drifted settings; safe to run any time.
+# Help texts are single-line paragraphs: Typer keeps a docstring's line breaks when it rewraps.
+_ENSURE_HELP = (
+    "Create every missing resource and put back drifted settings; safe to run any time."
+    "\n\n"
+    "Prints one line per resource (created, updated, unchanged or drifted) and a summary; "
+    "a second run says there is nothing to change. 'drifted' is a difference ensure does not "
+    "fix in place, such as a changed index key: it is reported for a person to decide."
+)
+_GC_HELP = (
+    "Remove the queues of API replicas that stopped without cleaning up."
+    "\n\n"
+    "Only per-replica API queues whose heartbeat tag is older than --stale-after are removed, "
+    "with their subscriptions; consumer queues and dead-letter queues are never touched."
+)
 
-    Prints one line per resource (created, updated, unchanged, drifted) and a summary. A second
-    run reports that nothing changed. 'drifted' means a difference ensure does not fix in place
-    (such as a changed index key): it is reported for a person to decide.
-    """
+
+@infra_app.command("ensure", help=_ENSURE_HELP)
+def ensure_command() -> None:
     settings = _settings()
     spec = _spec(settings)
     changes = _run(settings, lambda clients: ensure(clients, spec))
@@ -109,7 +119,7 @@ def show_command(
         typer.echo(render_text(spec))
 
 
-@infra_app.command("gc")
+@infra_app.command("gc", help=_GC_HELP)
 def gc_command(
     stale_after: Annotated[
         float,
@@ -121,11 +131,6 @@ def gc_command(
         ),
     ] = DEFAULT_STALE_AFTER_SECONDS,
 ) -> None:
-    """Remove the queues of API replicas that stopped without cleaning up.
-
-    Only per-replica API queues whose heartbeat tag is too old are removed, with their
-    subscriptions; the consumer queues and dead-letter queues are never touched.
-    """
     settings = _settings()
     spec = _spec(settings)
     removed = _run(settings, lambda clients: gc(clients, spec, stale_after))

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,23 +25,14 @@ from shared.infra import (
 )
 from shared.infra.messaging import find_queue, find_topic_arn, list_subscriptions
 from shared.infra.replicas import HEARTBEAT_TAG
+from shared.items import PredictionItem, batch_put
 from shared.settings import AwsSettings
+from tests import factories
 from tests.harness.ports import free_port
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def aws_settings(aws_settings: AwsSettings, emulator: EmulatorProcess) -> AwsSettings:
-    """conftest's settings, surely aimed at the stand-in.
-
-    ``AwsSettings(endpoint_url=...)`` drops the value (the field only accepts its environment
-    aliases), which would aim these tests at real AWS; model_copy sets it whatever the constructor
-    does.
-    """
-    return aws_settings.model_copy(update={"endpoint_url": emulator.url, "region": "us-east-1"})
 
 
 @pytest.fixture
@@ -256,6 +248,34 @@ async def test_gc_never_removes_static_queues_even_with_a_zero_threshold(
     assert await _queue_names(clients, deployed.prefix) == {q.name for q in deployed.static_queues}
 
 
+async def test_items_written_in_batches_are_queryable_by_day_in_time_order(
+    clients: AwsClients, deployed: InfraSpec
+) -> None:
+    start = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+    items = [
+        PredictionItem.from_event(
+            factories.prediction_made(
+                occurred_at=start + timedelta(seconds=n), scores=factories.scores(threat=1e-7)
+            ),
+            retention_seconds=3_600,
+        )
+        for n in reversed(range(30))
+    ]
+    table = deployed.table(PredictionItem.TABLE).name
+
+    await batch_put(clients.dynamodb, table, items)
+
+    response = await clients.dynamodb.query(
+        TableName=table,
+        IndexName="by_time",
+        KeyConditionExpression="#d = :day",
+        ExpressionAttributeNames={"#d": "day"},
+        ExpressionAttributeValues={":day": {"S": "2026-05-01"}},
+    )
+    found = [PredictionItem.from_item(item) for item in response["Items"]]
+    assert found == sorted(items, key=lambda item: item.created_at)
+
+
 def _toxic(emulator: EmulatorProcess, prefix: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
@@ -309,7 +329,12 @@ def test_toxic_infra_ensure_says_in_one_line_when_the_endpoint_is_unreachable() 
     nobody = f"http://127.0.0.1:{free_port()}"
     result = subprocess.run(
         [sys.executable, "-m", "services.cli", "infra", "ensure"],
-        env={**os.environ, "AWS_ENDPOINT_URL": nobody, "TOXIC_PREFIX": "unreachable"},
+        env={
+            **os.environ,
+            "AWS_ENDPOINT_URL": nobody,
+            "TOXIC_PREFIX": "unreachable",
+            "AWS_MAX_ATTEMPTS": "2",
+        },
         cwd=REPO,
         capture_output=True,
         text=True,
