@@ -92,7 +92,8 @@ async def _ensure_indexes(
             # Adding an index is safe in place; AWS allows one index creation per update.
             await dynamodb.update_table(
                 TableName=table.name,
-                AttributeDefinitions=_definitions(table.attribute_definitions),
+                # Only the new index's keys: AWS refuses definitions no key uses.
+                AttributeDefinitions=_definitions(index.key_attributes),
                 GlobalSecondaryIndexUpdates=[{"Create": _index(index)}],
             )
             await _wait_active(dynamodb, table.name)

@@ -114,6 +114,41 @@ async def test_ensure_gives_tables_their_indexes_and_ttl(
     assert billing == "PAY_PER_REQUEST"
 
 
+async def test_ensure_adds_a_missing_index_and_reports_a_changed_one_as_drift(
+    clients: AwsClients, spec: InfraSpec
+) -> None:
+    feedback = spec.table("feedback")
+    # An older layout: by_time keyed on created_at alone, and no by_prediction index.
+    await clients.dynamodb.create_table(
+        TableName=feedback.name,
+        AttributeDefinitions=[
+            {"AttributeName": "feedback_id", "AttributeType": "S"},
+            {"AttributeName": "created_at", "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": "feedback_id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by_time",
+                "KeySchema": [{"AttributeName": "created_at", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+
+    first = {(c.kind, c.name): c.action for c in await ensure(clients, spec)}
+    second = {(c.kind, c.name): c.action for c in await ensure(clients, spec)}
+
+    assert first[("table", feedback.name)] is Action.UNCHANGED
+    assert first[("index", f"{feedback.name}/by_prediction")] is Action.CREATED
+    assert first[("index", f"{feedback.name}/by_time")] is Action.DRIFTED
+    assert second[("index", f"{feedback.name}/by_prediction")] is Action.UNCHANGED
+    assert second[("index", f"{feedback.name}/by_time")] is Action.DRIFTED  # never "fixed" away
+    described = await clients.dynamodb.describe_table(TableName=feedback.name)
+    names = {i["IndexName"] for i in described["Table"]["GlobalSecondaryIndexes"]}
+    assert names == {"by_time", "by_prediction"}
+
+
 @pytest.mark.parametrize("event_type", ["PredictionMade", "RetrainRequested", "ModelPublished"])
 async def test_an_event_reaches_only_the_queues_whose_filter_accepts_it_as_the_raw_body(
     clients: AwsClients, deployed: InfraSpec, event_type: str
