@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.errors import ConfigurationError
 from shared.infra.changes import Action, Change
-from shared.infra.spec import QueueSpec, TopicSpec, queue_policy
+from shared.infra.resources import QueueSpec, TopicSpec, queue_policy
 
 if TYPE_CHECKING:
     from types_aiobotocore_sns import SNSClient

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from shared.errors import ConfigurationError
 from shared.infra.changes import Action, Change
-from shared.infra.spec import BucketSpec, IndexSpec, KeyAttribute, TableSpec
+from shared.infra.resources import BucketSpec, IndexSpec, KeyAttribute, TableSpec
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
