@@ -121,7 +121,7 @@ class InfraSpec:
                 QueueSpec(
                     f"{name}-dlq",
                     role=role,
-                    description=f"Messages the {role} service failed {MAX_RECEIVE_COUNT} times.",
+                    description=f"What {role} received {MAX_RECEIVE_COUNT} times unhandled.",
                     retention_seconds=DLQ_RETENTION_SECONDS,
                 )
             )
@@ -146,7 +146,7 @@ class InfraSpec:
             api_dead_letter_queue=QueueSpec(
                 f"{prefix}-{REPLICA_ROLE}-dlq",
                 role=REPLICA_ROLE,
-                description="Messages any API replica failed; shared by every replica queue.",
+                description="What API replicas left unhandled; shared by every replica queue.",
                 retention_seconds=DLQ_RETENTION_SECONDS,
             ),
             tables=_tables(prefix),
