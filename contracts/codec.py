@@ -17,7 +17,7 @@ from contracts.events import (
     TrainingFailed,
 )
 
-__all__ = ["EVENT_TYPES", "ContractError", "Event", "decode", "encode"]
+__all__ = ["EVENT_TYPES", "ContractError", "Event", "decode", "encode", "wire_required"]
 
 Event: TypeAlias = Annotated[
     PredictionMade
@@ -42,6 +42,30 @@ EVENT_TYPES: dict[str, type[Envelope]] = {
 }
 
 _EVENT: TypeAdapter[Event] = TypeAdapter(Event)
+
+_CHECKED_FIRST = ("event_type", "schema_version")
+# A default made by a factory is made up anew on each call (uuid4, now) unless the factory only
+# makes an empty container.
+_SAME_EVERY_TIME = (dict, list, tuple, set, frozenset)
+
+
+def wire_required(cls: type[Envelope]) -> list[str]:
+    """The fields every body of ``cls`` must carry, in declaration order.
+
+    Producers get defaults for ``event_id``, ``occurred_at`` and the like, but a reader that
+    filled them in would give two deliveries of one message two identities; so on the wire they
+    are required, as are ``event_type`` and ``schema_version``, which decoding checks first.
+    """
+    required = []
+    for name, field in cls.model_fields.items():
+        factory = field.default_factory
+        invented = factory is not None and factory not in _SAME_EVERY_TIME
+        if field.is_required() or invented or name in _CHECKED_FIRST:
+            required.append(field.alias or name)
+    return required
+
+
+_WIRE_REQUIRED = {name: tuple(wire_required(cls)) for name, cls in EVENT_TYPES.items()}
 
 ContractReason = Literal[
     "malformed_json", "unknown_event_type", "unsupported_schema_version", "invalid_fields"
@@ -85,6 +109,9 @@ def decode(body: str | bytes) -> Event:
             "unsupported_schema_version",
             f"{event_type} {version} is major {major}; this code reads major {SCHEMA_MAJOR}",
         )
+    missing = [name for name in _WIRE_REQUIRED[event_type] if name not in raw]
+    if missing:
+        raise ContractError("invalid_fields", f"{event_type}: missing {', '.join(missing)}")
     try:
         return _EVENT.validate_python(raw)
     except ValidationError as exc:

@@ -14,6 +14,7 @@ __all__ = [
     "Envelope",
     "EventModel",
     "NonEmpty",
+    "SchemaVersion",
     "Source",
     "schema_version",
     "utc_now",
@@ -23,10 +24,12 @@ __all__ = [
 # is updated; minors only add optional fields, which older readers ignore.
 SCHEMA_MAJOR = 1
 
-_VERSION = re.compile(r"^(\d+)\.(\d+)$")
+_VERSION = re.compile(r"([0-9]+)\.([0-9]+)")
 _TRACEPARENT = r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
 
 NonEmpty = Annotated[str, Field(min_length=1, max_length=256)]
+# ``MAJOR.MINOR`` in ASCII digits; each event class gives its own current version as the default.
+SchemaVersion = Annotated[str, Field(pattern=rf"^{_VERSION.pattern}$")]
 
 
 def schema_version(minor: int) -> str:
@@ -55,8 +58,7 @@ class Envelope(EventModel):
     """Fields common to every event. ``event_id`` is the idempotency key of every consumer."""
 
     event_id: UUID = Field(default_factory=uuid4)
-    # Each event class redeclares this with its own current version as the default.
-    schema_version: str = Field(pattern=_VERSION.pattern)
+    schema_version: SchemaVersion
     occurred_at: AwareDatetime = Field(default_factory=utc_now)
     source: Source
     correlation_id: NonEmpty = Field(default_factory=lambda: uuid4().hex)
@@ -70,5 +72,5 @@ class Envelope(EventModel):
     @staticmethod
     def major_of(version: str) -> int | None:
         """The major part of ``version``, or None when it is not ``MAJOR.MINOR``."""
-        match = _VERSION.match(version)
+        match = _VERSION.fullmatch(version)
         return int(match.group(1)) if match else None

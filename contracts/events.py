@@ -7,7 +7,7 @@ from uuid import UUID, uuid4
 
 from pydantic import Field, field_validator, model_validator
 
-from contracts.envelope import Envelope, EventModel, NonEmpty, schema_version
+from contracts.envelope import Envelope, EventModel, NonEmpty, SchemaVersion, schema_version
 from contracts.vocabulary import (
     LABELS,
     Channel,
@@ -47,7 +47,7 @@ class PredictionMade(Envelope):
     """A comment was scored. One event per comment, also for each item of a batch."""
 
     event_type: Literal["PredictionMade"] = "PredictionMade"
-    schema_version: str = schema_version(0)
+    schema_version: SchemaVersion = schema_version(0)
 
     prediction_id: UUID = Field(default_factory=uuid4)
     model_version: NonEmpty
@@ -79,7 +79,7 @@ class FeedbackGiven(Envelope):
     """Someone said what the true labels of a comment are."""
 
     event_type: Literal["FeedbackGiven"] = "FeedbackGiven"
-    schema_version: str = schema_version(0)
+    schema_version: SchemaVersion = schema_version(0)
 
     feedback_id: UUID = Field(default_factory=uuid4)
     prediction_id: UUID | None = Field(
@@ -117,7 +117,7 @@ class RetrainRequested(Envelope):
     """Someone or some rule asked for a new model."""
 
     event_type: Literal["RetrainRequested"] = "RetrainRequested"
-    schema_version: str = schema_version(0)
+    schema_version: SchemaVersion = schema_version(0)
 
     request_id: UUID = Field(default_factory=uuid4)
     reason: RetrainReason
@@ -182,7 +182,7 @@ class ModelPublished(_TrainingOutcome):
     """A new champion: every API replica loads it."""
 
     event_type: Literal["ModelPublished"] = "ModelPublished"
-    schema_version: str = schema_version(0)
+    schema_version: SchemaVersion = schema_version(0)
 
     model_version: NonEmpty
     artifact_uri: NonEmpty
@@ -206,7 +206,7 @@ class ModelRejected(_TrainingOutcome):
     """A candidate failed the quality gate; the champion stays."""
 
     event_type: Literal["ModelRejected"] = "ModelRejected"
-    schema_version: str = schema_version(0)
+    schema_version: SchemaVersion = schema_version(0)
 
     candidate_version: NonEmpty
     champion_version: NonEmpty | None = None
@@ -220,7 +220,7 @@ class TrainingFailed(_TrainingOutcome):
     """A training run ended in an error; nothing was published."""
 
     event_type: Literal["TrainingFailed"] = "TrainingFailed"
-    schema_version: str = schema_version(0)
+    schema_version: SchemaVersion = schema_version(0)
 
     stage: NonEmpty
     error: Annotated[str, Field(min_length=1, max_length=4_000)]

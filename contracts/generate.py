@@ -14,15 +14,20 @@ import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import MappingProxyType
 from typing import Annotated, Any, Final
 
 from pydantic import Field, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from contracts.codec import EVENT_TYPES
+from contracts.codec import EVENT_TYPES, wire_required
 from contracts.envelope import SCHEMA_MAJOR, Envelope
-from contracts.topology import EVENT_TYPE_ATTRIBUTE, QUEUE_ROUTES, REPLICA_ROLE, TOPIC_SUFFIX
+from contracts.topology import (
+    EVENT_TYPE_ATTRIBUTE,
+    PUBLISHERS,
+    QUEUE_ROUTES,
+    REPLICA_ROLE,
+    TOPIC_SUFFIX,
+)
 
 __all__ = [
     "ASYNCAPI_FILE",
@@ -38,7 +43,6 @@ __all__ = [
     "render",
     "stale_files",
     "union_schema",
-    "wire_required",
     "write_files",
 ]
 
@@ -68,35 +72,9 @@ SCHEMAS_DIR: Final = "schemas"
 ASYNCAPI_FILE: Final = "asyncapi.json"
 UNION_NAME: Final = "Event"
 
-# Who publishes what on the topic (DESIGN §3). The receiving half is ``topology.QUEUE_ROUTES``.
-PUBLISHERS: Final = MappingProxyType(
-    {
-        "api": ("PredictionMade", "FeedbackGiven", "RetrainRequested"),
-        "monitoring": ("RetrainRequested",),
-        "training": ("ModelPublished", "ModelRejected", "TrainingFailed"),
-    }
-)
-
 # The binding versions that AsyncAPI 3.0.0 knows for SNS channels and SQS channels.
 _SNS_BINDING_VERSION: Final = "0.1.0"
 _SQS_BINDING_VERSION: Final = "0.2.0"
-
-
-_CHECKED_FIRST: Final = ("event_type", "schema_version")
-# A default made by a factory is taken to be made up anew on each call (uuid4, now), unless the
-# factory only makes an empty container.
-_SAME_EVERY_TIME: Final = (dict, list, tuple, set, frozenset)
-
-
-def wire_required(cls: type[Envelope]) -> list[str]:
-    """The fields every body of ``cls`` must carry, in declaration order."""
-    required = []
-    for name, field in cls.model_fields.items():
-        factory = field.default_factory
-        invented = factory is not None and factory not in _SAME_EVERY_TIME
-        if field.is_required() or invented or name in _CHECKED_FIRST:
-            required.append(field.alias or name)
-    return required
 
 
 def _with_wire_required(schema: JsonObject, cls: type[Envelope]) -> JsonObject:

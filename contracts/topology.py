@@ -10,7 +10,7 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Final
 
-__all__ = ["EVENT_TYPE_ATTRIBUTE", "QUEUE_ROUTES", "REPLICA_ROLE", "TOPIC_SUFFIX"]
+__all__ = ["EVENT_TYPE_ATTRIBUTE", "PUBLISHERS", "QUEUE_ROUTES", "REPLICA_ROLE", "TOPIC_SUFFIX"]
 
 TOPIC_SUFFIX: Final = "events"
 
@@ -32,5 +32,14 @@ QUEUE_ROUTES: Final = MappingProxyType(
         ),
         "training": ("RetrainRequested",),
         REPLICA_ROLE: ("ModelPublished",),
+    }
+)
+
+# Who publishes what on the topic (DESIGN §3); the receiving half is QUEUE_ROUTES.
+PUBLISHERS: Final = MappingProxyType(
+    {
+        "api": ("PredictionMade", "FeedbackGiven", "RetrainRequested"),
+        "monitoring": ("RetrainRequested",),
+        "training": ("ModelPublished", "ModelRejected", "TrainingFailed"),
     }
 )

@@ -62,6 +62,10 @@ def serve(settings: EmulatorSettings, announce: Callable[[str], None] = print) -
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import WSGIRequestHandler, make_server
 
+    from shared.emulator_patches import apply_patches
+
+    apply_patches()
+
     class QuietHandler(WSGIRequestHandler):
         # One access-log line per AWS call drowns everything else; errors still go to stderr.
         def log_request(self, code: int | str = "-", size: int | str = "-") -> None:

@@ -43,7 +43,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if tier is None:
         return
     if report.when == "call" or (report.when == "setup" and not report.passed):
-        outcome = "failed" if report.failed else report.outcome
+        outcome: str = "failed" if report.failed else report.outcome
+        if hasattr(report, "wasxfail"):
+            outcome = "xfailed" if report.skipped else "xpassed"
         _outcomes[tier][outcome] += 1
 
 

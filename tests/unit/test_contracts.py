@@ -132,6 +132,31 @@ def test_a_schema_version_that_is_not_major_dot_minor_is_invalid(version: Any) -
     assert "schema_version" in caught.value.detail
 
 
+@pytest.mark.parametrize("version", ["1.0\n", "\u0661.\u0660", " 1.0"])
+def test_a_schema_version_with_anything_but_ascii_digits_is_invalid(version: str) -> None:
+    with pytest.raises(ContractError) as caught:
+        decode(body_with(prediction_made(), schema_version=version))
+
+    assert caught.value.reason == "invalid_fields"
+
+
+def test_building_an_event_with_a_malformed_schema_version_fails() -> None:
+    with pytest.raises(ValidationError, match="schema_version"):
+        prediction_made(schema_version="banana")
+
+
+@pytest.mark.parametrize("field", ["event_id", "occurred_at", "correlation_id", "prediction_id"])
+def test_a_body_without_an_identity_field_is_refused_not_given_a_new_one(field: str) -> None:
+    body = as_body(prediction_made())
+    del body[field]
+
+    with pytest.raises(ContractError) as caught:
+        decode(json.dumps(body))
+
+    assert caught.value.reason == "invalid_fields"
+    assert field in caught.value.detail
+
+
 def test_a_newer_minor_with_an_unknown_field_decodes_and_ignores_the_field() -> None:
     event = prediction_made()
 
