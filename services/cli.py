@@ -52,6 +52,22 @@ def emulator(
 
 
 @app.command()
+def up(
+    emulator_port: Annotated[
+        int, typer.Option(help="Port of the embedded AWS stand-in.", envvar="TOXIC_EMULATOR_PORT")
+    ] = 4566,
+) -> None:
+    """Start the whole system on this machine (no Docker, no AWS account) until Ctrl-C.
+
+    Starts the AWS stand-in unless AWS_ENDPOINT_URL points elsewhere, applies the
+    infrastructure, prints where everything is, and stops it all on Ctrl-C.
+    """
+    from services.up import main
+
+    raise typer.Exit(main(EmulatorSettings(port=emulator_port)))
+
+
+@app.command()
 def serve(
     service: Annotated[str, typer.Argument(help="Which service to run.")],
 ) -> None:

@@ -7,6 +7,7 @@ foreground; :class:`EmulatorProcess` runs it as a managed child of another comma
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -101,6 +102,17 @@ def serve(settings: EmulatorSettings, announce: Callable[[str], None] = print) -
         announce("AWS stand-in stopped; its state is gone")
 
 
+def _check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigurationError(
+                f"port {port} on {host} is busy ({exc.strerror}); choose another with "
+                "TOXIC_EMULATOR_PORT or stop what listens there"
+            ) from None
+
+
 class EmulatorProcess:
     """The stand-in as a child process: started, awaited until ready, and stopped on exit."""
 
@@ -119,9 +131,17 @@ class EmulatorProcess:
             raise RuntimeError("the stand-in has not been started")
         return self._process.pid
 
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
     def start(self) -> None:
         if is_ready(self.url):
-            raise ConfigurationError(f"something already answers at {self.url}")
+            raise ConfigurationError(
+                f"an AWS stand-in already answers at {self.url}; stop it, or use it by setting "
+                f"AWS_ENDPOINT_URL={self.url}"
+            )
+        _check_port_free(self.settings.host, self.settings.port)
         self._process = subprocess.Popen(
             [
                 sys.executable,
