@@ -13,6 +13,7 @@ import pytest
 
 from contracts.topology import QUEUE_ROUTES
 from shared.aws import AwsClients
+from shared.dynamo import batch_put
 from shared.emulator import EmulatorProcess
 from shared.infra import (
     Action,
@@ -25,7 +26,7 @@ from shared.infra import (
 )
 from shared.infra.messaging import find_queue, find_topic_arn, list_subscriptions
 from shared.infra.replicas import HEARTBEAT_TAG
-from shared.items import PredictionItem, batch_put
+from shared.items import PredictionItem
 from shared.settings import AwsSettings
 from tests import factories
 from tests.harness.ports import free_port

@@ -1,4 +1,4 @@
-"""Stored item shapes: round trips, the wire form DynamoDB needs, keys, and batched writes."""
+"""Stored item shapes: round trips, the wire form DynamoDB needs, and keys."""
 
 from __future__ import annotations
 
@@ -18,19 +18,13 @@ from contracts import (
     ModeratorAction,
     ReviewPriority,
 )
-from shared.errors import RetryableError
 from shared.infra import InfraSpec
 from shared.items import (
-    BATCH_WRITE_LIMIT,
     FeedbackItem,
     PredictionItem,
     ReviewItem,
     ReviewStatus,
     StoredItem,
-    batch_put,
-    batch_write,
-    iso_utc,
-    to_attribute_map,
 )
 from tests import factories
 
@@ -139,15 +133,6 @@ def test_timestamps_are_stored_as_fixed_width_utc_text_with_the_day_derived() ->
     assert item["day"] == {"S": "2026-03-14"}
 
 
-def test_stored_timestamps_sort_as_text_in_time_order() -> None:
-    moments = [CREATED.replace(microsecond=0), CREATED.replace(microsecond=1), CREATED]
-
-    texts = [iso_utc(m) for m in moments]
-
-    assert sorted(texts) == texts
-    assert len({len(t) for t in texts}) == 1
-
-
 def test_absent_optional_fields_are_left_out_of_the_item_not_stored_as_null() -> None:
     item = feedback(prediction_id=None, feedback_source=FeedbackSource.PERSPECTIVE).to_item()
 
@@ -220,15 +205,6 @@ def test_a_score_outside_zero_to_one_is_refused() -> None:
         prediction(scores=factories.scores(toxic=1.5))
 
 
-def test_numbers_dynamodb_cannot_hold_are_refused_and_underflow_becomes_zero() -> None:
-    with pytest.raises(ValueError, match="cannot store"):
-        to_attribute_map({"x": float("nan")})
-    with pytest.raises(ValueError, match="range"):
-        to_attribute_map({"x": 1e200})
-
-    assert to_attribute_map({"x": 1e-300}) == {"x": {"N": "0"}}
-
-
 def test_a_prediction_event_becomes_the_item_the_logger_writes() -> None:
     event = factories.prediction_made(decision=Decision.REVIEW, user_id="u-1")
 
@@ -262,95 +238,6 @@ def test_only_a_prediction_decided_review_enters_the_review_queue() -> None:
     assert pending.queue_key.startswith("0#")
     with pytest.raises(ValueError, match="review queue"):
         ReviewItem.from_prediction(factories.prediction_made(decision=Decision.ALLOW))
-
-
-# --- batch writes -----------------------------------------------------------------------------
-
-
-class FakeDynamoDB:
-    """Records BatchWriteItem calls; refuses over-size batches as AWS does.
-
-    ``hold_back`` lists, per call, how many of the call's requests to return as unprocessed.
-    """
-
-    def __init__(self, hold_back: list[int] | None = None) -> None:
-        self.calls: list[list[dict[str, Any]]] = []
-        self.written: list[dict[str, Any]] = []
-        self._hold_back = list(hold_back or [])
-
-    async def batch_write_item(self, **kwargs: Any) -> Any:
-        ((table, requests),) = kwargs["RequestItems"].items()
-        requests = list(requests)
-        if len(requests) > BATCH_WRITE_LIMIT:
-            raise ValueError("Too many items requested for the BatchWriteItem call")
-        self.calls.append(requests)
-        held = self._hold_back.pop(0) if self._hold_back else 0
-        self.written.extend(requests[held:])
-        return {"UnprocessedItems": {table: requests[:held]} if held else {}}
-
-
-async def no_sleep(_: float) -> None:
-    return None
-
-
-def put(n: int) -> Any:
-    return {"PutRequest": {"Item": {"pk": {"S": f"item-{n}"}}}}
-
-
-async def test_sixty_writes_go_out_as_batches_of_25_25_and_10() -> None:
-    dynamodb = FakeDynamoDB()
-    requests: list[Any] = [put(n) for n in range(60)]
-
-    await batch_write(dynamodb, "t-rollups", requests, sleep=no_sleep)
-
-    assert [len(call) for call in dynamodb.calls] == [25, 25, 10]
-    assert dynamodb.written == requests
-
-
-async def test_unprocessed_writes_are_sent_again_until_all_are_written() -> None:
-    dynamodb = FakeDynamoDB(hold_back=[3, 1, 0])
-    slept: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        slept.append(seconds)
-
-    requests: list[Any] = [put(n) for n in range(30)]
-    await batch_write(dynamodb, "t-rollups", requests, sleep=sleep)
-
-    assert [len(call) for call in dynamodb.calls] == [25, 3, 1, 5]
-    assert sorted(r["PutRequest"]["Item"]["pk"]["S"] for r in dynamodb.written) == sorted(
-        r["PutRequest"]["Item"]["pk"]["S"] for r in requests
-    )
-    assert len(dynamodb.written) == 30
-    assert len(slept) == 2
-
-
-async def test_writes_still_unprocessed_after_every_attempt_raise_a_retryable_error() -> None:
-    dynamodb = FakeDynamoDB(hold_back=[2, 2, 2])
-
-    with pytest.raises(RetryableError, match="2 writes to t-rollups"):
-        await batch_write(dynamodb, "t-rollups", [put(1), put(2)], max_attempts=3, sleep=no_sleep)
-
-    assert len(dynamodb.calls) == 3
-
-
-async def test_no_writes_make_no_calls() -> None:
-    dynamodb = FakeDynamoDB()
-
-    await batch_write(dynamodb, "t-rollups", [], sleep=no_sleep)
-
-    assert dynamodb.calls == []
-
-
-async def test_batch_put_writes_items_in_their_dynamodb_form() -> None:
-    dynamodb = FakeDynamoDB()
-    items = [feedback() for _ in range(BATCH_WRITE_LIMIT + 1)]
-
-    await batch_put(dynamodb, "t-feedback", items, sleep=no_sleep)
-
-    assert [len(call) for call in dynamodb.calls] == [25, 1]
-    stored = [FeedbackItem.from_item(r["PutRequest"]["Item"]) for r in dynamodb.written]
-    assert stored == items
 
 
 def test_every_label_round_trips_in_true_labels() -> None:
