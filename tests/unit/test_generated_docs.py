@@ -12,20 +12,18 @@ import jsonschema  # type: ignore[import-untyped]
 import pytest
 
 from contracts import EVENT_TYPES, SCHEMA_MAJOR, ContractError, PredictionMade, decode
+from contracts.asyncapi import asyncapi_document, contract_version
 from contracts.generate import (
     ASYNCAPI_FILE,
     CONTRACTS_DIR,
-    PUBLISHERS,
     SCHEMAS_DIR,
-    asyncapi_document,
-    contract_version,
     generated_files,
     main,
     render,
     stale_files,
     write_files,
 )
-from contracts.topology import QUEUE_ROUTES, REPLICA_ROLE, TOPIC_SUFFIX
+from contracts.topology import PUBLISHERS, QUEUE_ROUTES, REPLICA_ROLE, TOPIC_SUFFIX
 from tests.factories import EVENT_FACTORIES, as_body, prediction_made
 
 pytestmark = pytest.mark.unit
