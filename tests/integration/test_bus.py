@@ -55,16 +55,20 @@ async def depth(clients: AwsClients, url: str) -> tuple[int, int]:
     )
 
 
-async def drain(consumer: Consumer, done: Callable[[], bool], timeout: float = 15.0) -> None:
+async def drain(
+    consumers: Consumer | list[Consumer], done: Callable[[], bool], timeout: float = 20.0
+) -> None:
+    """Run the consumers together until ``done()`` holds, then stop them and wait."""
+    running = consumers if isinstance(consumers, list) else [consumers]
     stop = asyncio.Event()
-    task = asyncio.create_task(consumer.run(stop))
+    tasks = [asyncio.create_task(c.run(stop)) for c in running]
     try:
         async with asyncio.timeout(timeout):
             while not done():
                 await asyncio.sleep(0.02)
     finally:
         stop.set()
-        await asyncio.wait_for(task, timeout)
+        await asyncio.wait_for(asyncio.gather(*tasks), timeout)
 
 
 def every_event() -> list[Event]:
@@ -204,13 +208,7 @@ async def test_a_duplicate_delivery_runs_the_effect_once_across_competing_consum
         Consumer(await open_queue(clients, spec, "logger"), {"PredictionMade": [handler]})
         for _ in range(2)
     ]
-    stop = asyncio.Event()
-    tasks = [asyncio.create_task(c.run(stop)) for c in consumers]
-    async with asyncio.timeout(15):
-        while sum(c.stats.handled for c in consumers) < 4:
-            await asyncio.sleep(0.02)
-    stop.set()
-    await asyncio.gather(*tasks)
+    await drain(consumers, lambda: sum(c.stats.handled for c in consumers) >= 4)
 
     assert effects == [event]
     assert await depth(clients, url) == (0, 0)
@@ -238,13 +236,7 @@ async def test_a_slow_handler_keeps_its_message_from_a_competing_consumer(
         )
         for _ in range(2)
     ]
-    stop = asyncio.Event()
-    tasks = [asyncio.create_task(c.run(stop)) for c in consumers]
-    async with asyncio.timeout(20):
-        while sum(c.stats.handled for c in consumers) < 1:
-            await asyncio.sleep(0.05)
-    stop.set()
-    await asyncio.gather(*tasks)
+    await drain(consumers, lambda: sum(c.stats.handled for c in consumers) >= 1)
 
     assert calls == 1
     assert sum(c.stats.extended for c in consumers) >= 3
