@@ -16,7 +16,7 @@ from shared.aws import AwsClients, open_clients
 from shared.emulator import EmulatorProcess, reset
 from shared.settings import AwsSettings, EmulatorSettings
 from tests.harness.ports import free_port
-from tests.harness.processes import ServiceProcess
+from tests.harness.processes import ServiceProcess, http_ready
 from tests.harness.proxy import TcpProxy
 
 TIERS = ("unit", "integration", "e2e", "browser", "faults", "localstack")
@@ -130,3 +130,53 @@ def processes(tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
     yield start
     for process in reversed(started):
         process.stop()
+
+
+MLFLOW_BUCKET = "mlflow-test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(
+    emulator: EmulatorProcess, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A real MLflow tracking server (SQLite, artifacts in the stand-in's S3); yields its URL."""
+    folder = tmp_path_factory.mktemp("mlflow")
+    port = free_port()
+    server = ServiceProcess(
+        "mlflow",
+        [
+            str(Path(sys.executable).parent / "mlflow"),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            f"sqlite:///{folder / 'mlflow.db'}",
+            "--artifacts-destination",
+            f"s3://{MLFLOW_BUCKET}/mlflow",
+        ],
+        log_dir=folder,
+        env={
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+            "MLFLOW_S3_ENDPOINT_URL": emulator.url,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        },
+        ready=http_ready(f"http://127.0.0.1:{port}/health"),
+    )
+    server.start(timeout=120)
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+async def mlflow_url(mlflow_server: str, clients: AwsClients) -> str:
+    """The MLflow server, with its artifact bucket present (the stand-in is reset per test)."""
+    buckets = {b["Name"] for b in (await clients.s3.list_buckets()).get("Buckets", [])}
+    if MLFLOW_BUCKET not in buckets:
+        await clients.s3.create_bucket(Bucket=MLFLOW_BUCKET)
+    return mlflow_server
