@@ -1,0 +1,310 @@
+"""One training run, start to finish: data in, a published, rejected or failed model out.
+
+1. split the data (held-out rows by text hash, DESIGN §7) and snapshot it to S3 by its digest;
+2. one MLflow child run per candidate configuration, picked on validation rows only;
+3. the chosen model and the current champion both scored now on the same held-out rows;
+4. the model file and its manifest to S3, a new registered version in MLflow;
+5. the quality gate; if it passes, the ``champion`` alias moves, then the S3 pointer follows.
+
+The result is the event that says how it ended; the caller publishes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+from uuid import UUID
+
+from contracts import (
+    LABELS,
+    DriftBaseline,
+    Envelope,
+    Label,
+    LabelMetrics,
+    ModelPublished,
+    ModelRejected,
+    RowCounts,
+    Source,
+    TrainingFailed,
+)
+from services.training.data import LabelledTexts, digest
+from services.training.gate import quality_gate
+from services.training.registry import ChampionVersion
+from services.training.report import aucs, evaluation_report, flat_metrics, snapshot_csv
+from services.training.splits import Splits, split
+from shared.artifacts import ArtifactStore, ChampionPointer, Manifest
+from shared.logs import get_logger
+
+__all__ = ["Candidate", "ModelKit", "Registry", "TrainingJob", "run_training"]
+
+log = get_logger(__name__)
+
+MANIFEST_TAG = "manifest_key"
+SHA256_TAG = "sha256"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One configuration to try; ``params`` are logged to its MLflow child run."""
+
+    name: str
+    params: Mapping[str, Any]
+
+
+class ModelKit(Protocol):
+    """What the pipeline needs from the model code: fit, judge, store and load models."""
+
+    def candidates(self) -> Sequence[Candidate]: ...
+
+    def fit(self, candidate: Candidate, splits: Splits) -> Any:
+        """A calibrated model with thresholds, fitted on train and tuned on validation rows."""
+        ...
+
+    def evaluate(self, model: Any, data: LabelledTexts) -> dict[Label, LabelMetrics]: ...
+
+    def baseline(self, model: Any, data: LabelledTexts) -> DriftBaseline: ...
+
+    def thresholds(self, model: Any) -> dict[Label, float]: ...
+
+    def dump(self, model: Any) -> bytes:
+        """The model as a skops file."""
+        ...
+
+    def load(self, data: bytes, sha256: str) -> Any:
+        """A model from a skops file whose sha256 must match."""
+        ...
+
+    def library_versions(self) -> dict[str, str]: ...
+
+
+class Registry(Protocol):
+    """The MLflow operations a run uses (see ``services.training.registry.MlflowRegistry``)."""
+
+    def start_run(
+        self, name: str, *, tags: Mapping[str, str] | None = None, parent_run_id: str | None = None
+    ) -> str: ...
+
+    def log(
+        self,
+        run_id: str,
+        *,
+        params: Mapping[str, object] | None = None,
+        metrics: Mapping[str, float] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None: ...
+
+    def log_dataset(
+        self, run_id: str, *, name: str, digest: str, source_uri: str, context: str = "training"
+    ) -> None: ...
+
+    def log_file(
+        self, run_id: str, name: str, data: bytes, artifact_path: str | None = None
+    ) -> None: ...
+
+    def end_run(self, run_id: str, *, failed: bool = False) -> None: ...
+
+    def register(
+        self, name: str, *, source: str, run_id: str, tags: Mapping[str, str] | None = None
+    ) -> str: ...
+
+    def champion(self, name: str) -> ChampionVersion | None: ...
+
+    def set_champion(self, name: str, version: str) -> None: ...
+
+    def tag_version(self, name: str, version: str, tags: Mapping[str, str]) -> None: ...
+
+
+@dataclass
+class TrainingJob:
+    """Everything a run needs, wired by the service's bootstrap (or a test)."""
+
+    kit: ModelKit
+    registry: Registry
+    store: ArtifactStore
+    source: Source
+    model_name: str
+    git_commit: str
+    mean_tolerance: float = 0.002
+    label_tolerance: float = 0.01
+
+
+async def _champion_metrics(
+    job: TrainingJob, champion: ChampionVersion | None, holdout: LabelledTexts
+) -> dict[Label, LabelMetrics] | None:
+    """The champion scored now on the same held-out rows, from its verified artifact."""
+    if champion is None or MANIFEST_TAG not in champion.tags:
+        return None
+    manifest = await job.store.get_manifest(champion.tags[MANIFEST_TAG])
+    model_bytes = await job.store.get_bytes(manifest.model_key)
+    model = await asyncio.to_thread(job.kit.load, model_bytes, manifest.sha256)
+    return await asyncio.to_thread(job.kit.evaluate, model, holdout)
+
+
+async def run_training(
+    job: TrainingJob, requests: Sequence[UUID], data: LabelledTexts, data_name: str
+) -> Envelope:
+    """Train, judge and maybe publish; returns the event that reports the outcome."""
+    stage = "split"
+    parent: str | None = None
+    try:
+        splits = split(data)
+        data_digest = digest(data)
+        stage = "snapshot"
+        dataset_key = await job.store.put_dataset(data_digest, snapshot_csv(data))
+        stage = "tracking"
+        parent = await asyncio.to_thread(
+            job.registry.start_run,
+            "train",
+            tags={"git_commit": job.git_commit, "requests": ",".join(map(str, requests))},
+        )
+        await asyncio.to_thread(
+            job.registry.log_dataset,
+            parent,
+            name=data_name,
+            digest=data_digest,
+            source_uri=job.store.uri(dataset_key),
+        )
+        counts = RowCounts(
+            train=len(splits.train), validation=len(splits.validation), holdout=len(splits.holdout)
+        )
+        await asyncio.to_thread(
+            job.registry.log, parent, params={**counts.model_dump(), "data": data_name}
+        )
+
+        stage = "candidates"
+        best: tuple[float, Candidate, Any] | None = None
+        for candidate in job.kit.candidates():
+            child = await asyncio.to_thread(
+                job.registry.start_run, candidate.name, parent_run_id=parent
+            )
+            model = await asyncio.to_thread(job.kit.fit, candidate, splits)
+            scored = await asyncio.to_thread(job.kit.evaluate, model, splits.validation)
+            flat = flat_metrics(scored, "validation.")
+            await asyncio.to_thread(job.registry.log, child, params=candidate.params, metrics=flat)
+            await asyncio.to_thread(job.registry.end_run, child)
+            mean = flat["validation.mean.roc_auc"]
+            log.info("candidate_scored", candidate=candidate.name, validation_mean_auc=mean)
+            if best is None or mean > best[0]:
+                best = (mean, candidate, model)
+        if best is None:
+            raise RuntimeError("the model kit offered no candidate configuration")
+        _, chosen, model = best
+
+        stage = "evaluation"
+        metrics = await asyncio.to_thread(job.kit.evaluate, model, splits.holdout)
+        champion = await asyncio.to_thread(job.registry.champion, job.model_name)
+        champion_metrics = await _champion_metrics(job, champion, splits.holdout)
+        gate = quality_gate(
+            aucs(metrics),
+            aucs(champion_metrics) if champion_metrics else None,
+            mean_tolerance=job.mean_tolerance,
+            label_tolerance=job.label_tolerance,
+        )
+        baseline = await asyncio.to_thread(job.kit.baseline, model, splits.validation)
+        await asyncio.to_thread(
+            job.registry.log,
+            parent,
+            params={"chosen": chosen.name, **chosen.params},
+            metrics=flat_metrics(metrics, "holdout."),
+            tags={"gate": "passed" if gate.passed else "rejected"},
+        )
+        await asyncio.to_thread(
+            job.registry.log_file,
+            parent,
+            "evaluation.md",
+            evaluation_report(chosen.name, metrics, champion_metrics, gate.reasons),
+        )
+
+        stage = "artifacts"
+        model_bytes = await asyncio.to_thread(job.kit.dump, model)
+        model_key, sha = await job.store.put_model(job.model_name, parent, model_bytes)
+        version = await asyncio.to_thread(
+            job.registry.register,
+            job.model_name,
+            source=job.store.uri(ArtifactStore.model_prefix(job.model_name, parent)),
+            run_id=parent,
+            tags={SHA256_TAG: sha},
+        )
+        manifest = Manifest(
+            model_name=job.model_name,
+            model_version=version,
+            model_key=model_key,
+            sha256=sha,
+            labels=LABELS,
+            thresholds=job.kit.thresholds(model),
+            metrics=metrics,
+            training_data_digest=data_digest,
+            dataset_key=dataset_key,
+            row_counts=counts,
+            baseline=baseline,
+            library_versions=job.kit.library_versions(),
+            mlflow_run_id=parent,
+            config={"candidate": chosen.name, **{k: str(v) for k, v in chosen.params.items()}},
+        )
+        manifest_key = await job.store.put_manifest(manifest, parent)
+        await asyncio.to_thread(
+            job.registry.log_file,
+            parent,
+            "manifest.json",
+            manifest.model_dump_json(indent=2).encode(),
+        )
+        await asyncio.to_thread(
+            job.registry.tag_version, job.model_name, version, {MANIFEST_TAG: manifest_key}
+        )
+
+        if not gate.passed:
+            await asyncio.to_thread(job.registry.end_run, parent)
+            return ModelRejected(
+                source=job.source,
+                model_name=job.model_name,
+                request_ids=tuple(requests),
+                candidate_version=version,
+                champion_version=champion.version if champion else None,
+                candidate_metrics=metrics,
+                champion_metrics=champion_metrics or metrics,
+                reasons=gate.reasons,
+                mlflow_run_id=parent,
+            )
+
+        stage = "promotion"
+        # The alias is the authority; the pointer mirrors it, so it is written second.
+        await asyncio.to_thread(job.registry.set_champion, job.model_name, version)
+        await job.store.write_champion(
+            ChampionPointer(
+                model_name=job.model_name,
+                model_version=version,
+                manifest_key=manifest_key,
+                sha256=sha,
+            )
+        )
+        await asyncio.to_thread(job.registry.end_run, parent)
+        return ModelPublished(
+            source=job.source,
+            model_name=job.model_name,
+            request_ids=tuple(requests),
+            model_version=version,
+            artifact_uri=job.store.uri(model_key),
+            sha256=sha,
+            metrics=metrics,
+            thresholds=manifest.thresholds,
+            training_data_digest=data_digest,
+            row_counts=counts,
+            mlflow_run_id=parent,
+            baseline=baseline,
+        )
+    except Exception as exc:
+        log.error("training_failed", stage=stage, error=str(exc), exc_info=True)
+        if parent is not None:
+            try:
+                await asyncio.to_thread(job.registry.end_run, parent, failed=True)
+            except Exception as end_exc:  # the failure event matters more than the run's status
+                log.warning("mlflow_end_run_failed", error=str(end_exc))
+        return TrainingFailed(
+            source=job.source,
+            model_name=job.model_name,
+            request_ids=tuple(requests),
+            stage=stage,
+            error=f"{type(exc).__name__}: {exc}"[:4000],
+        )
