@@ -12,7 +12,7 @@ The result is the event that says how it ended; the caller publishes it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
@@ -128,6 +128,8 @@ class TrainingJob:
     git_commit: str
     mean_tolerance: float = 0.002
     label_tolerance: float = 0.01
+    # Told the name of each stage as it starts (the CLI shows progress with it).
+    on_stage: Callable[[str], None] = lambda stage: None
 
 
 async def _champion_metrics(
@@ -143,17 +145,28 @@ async def _champion_metrics(
 
 
 async def run_training(
-    job: TrainingJob, requests: Sequence[UUID], data: LabelledTexts, data_name: str
+    job: TrainingJob,
+    requests: Sequence[UUID],
+    data: LabelledTexts,
+    data_name: str,
+    *,
+    feedback_rows: int = 0,
 ) -> Envelope:
     """Train, judge and maybe publish; returns the event that reports the outcome."""
-    stage = "split"
+
+    def enter(name: str) -> str:
+        job.on_stage(name)
+        return name
+
+    stage = enter("split")
     parent: str | None = None
+
     try:
         splits = split(data)
         data_digest = digest(data)
-        stage = "snapshot"
+        stage = enter("snapshot")
         dataset_key = await job.store.put_dataset(data_digest, snapshot_csv(data))
-        stage = "tracking"
+        stage = enter("tracking")
         parent = await asyncio.to_thread(
             job.registry.start_run,
             "train",
@@ -167,13 +180,16 @@ async def run_training(
             source_uri=job.store.uri(dataset_key),
         )
         counts = RowCounts(
-            train=len(splits.train), validation=len(splits.validation), holdout=len(splits.holdout)
+            train=len(splits.train),
+            validation=len(splits.validation),
+            holdout=len(splits.holdout),
+            feedback=feedback_rows,
         )
         await asyncio.to_thread(
             job.registry.log, parent, params={**counts.model_dump(), "data": data_name}
         )
 
-        stage = "candidates"
+        stage = enter("candidates")
         best: tuple[float, Candidate, Any] | None = None
         for candidate in job.kit.candidates():
             child = await asyncio.to_thread(
@@ -192,7 +208,7 @@ async def run_training(
             raise RuntimeError("the model kit offered no candidate configuration")
         _, chosen, model = best
 
-        stage = "evaluation"
+        stage = enter("evaluation")
         metrics = await asyncio.to_thread(job.kit.evaluate, model, splits.holdout)
         champion = await asyncio.to_thread(job.registry.champion, job.model_name)
         champion_metrics = await _champion_metrics(job, champion, splits.holdout)
@@ -217,7 +233,7 @@ async def run_training(
             evaluation_report(chosen.name, metrics, champion_metrics, gate.reasons),
         )
 
-        stage = "artifacts"
+        stage = enter("artifacts")
         model_bytes = await asyncio.to_thread(job.kit.dump, model)
         model_key, sha = await job.store.put_model(job.model_name, parent, model_bytes)
         version = await asyncio.to_thread(
@@ -268,7 +284,7 @@ async def run_training(
                 mlflow_run_id=parent,
             )
 
-        stage = "promotion"
+        stage = enter("promotion")
         # The alias is the authority; the pointer mirrors it, so it is written second.
         await asyncio.to_thread(job.registry.set_champion, job.model_name, version)
         await job.store.write_champion(
