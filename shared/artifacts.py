@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHAMPION_KEY",
+    "MANIFEST_FILE",
+    "MODEL_FILE",
     "ArtifactStore",
     "ChampionPointer",
     "Manifest",

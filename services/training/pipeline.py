@@ -14,12 +14,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
 from uuid import UUID
 
 from contracts import (
     LABELS,
-    DriftBaseline,
     Envelope,
     Label,
     LabelMetrics,
@@ -31,9 +29,11 @@ from contracts import (
 )
 from services.training.data import LabelledTexts, digest
 from services.training.gate import quality_gate
+from services.training.local import choose
+from services.training.pipeline_ports import Candidate, ModelKit, Registry
 from services.training.registry import ChampionVersion
 from services.training.report import aucs, evaluation_report, flat_metrics, snapshot_csv
-from services.training.splits import Splits, split
+from services.training.splits import split
 from shared.artifacts import ArtifactStore, ChampionPointer, Manifest
 from shared.logs import get_logger
 
@@ -43,77 +43,6 @@ log = get_logger(__name__)
 
 MANIFEST_TAG = "manifest_key"
 SHA256_TAG = "sha256"
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One configuration to try; ``params`` are logged to its MLflow child run."""
-
-    name: str
-    params: Mapping[str, Any]
-
-
-class ModelKit(Protocol):
-    """What the pipeline needs from the model code: fit, judge, store and load models."""
-
-    def candidates(self) -> Sequence[Candidate]: ...
-
-    def fit(self, candidate: Candidate, splits: Splits) -> Any:
-        """A calibrated model with thresholds, fitted on train and tuned on validation rows."""
-        ...
-
-    def evaluate(self, model: Any, data: LabelledTexts) -> dict[Label, LabelMetrics]: ...
-
-    def baseline(self, model: Any, data: LabelledTexts) -> DriftBaseline: ...
-
-    def thresholds(self, model: Any) -> dict[Label, float]: ...
-
-    def dump(self, model: Any) -> bytes:
-        """The model as a skops file."""
-        ...
-
-    def load(self, data: bytes, sha256: str) -> Any:
-        """A model from a skops file whose sha256 must match."""
-        ...
-
-    def library_versions(self) -> dict[str, str]: ...
-
-
-class Registry(Protocol):
-    """The MLflow operations a run uses (see ``services.training.registry.MlflowRegistry``)."""
-
-    def start_run(
-        self, name: str, *, tags: Mapping[str, str] | None = None, parent_run_id: str | None = None
-    ) -> str: ...
-
-    def log(
-        self,
-        run_id: str,
-        *,
-        params: Mapping[str, object] | None = None,
-        metrics: Mapping[str, float] | None = None,
-        tags: Mapping[str, str] | None = None,
-    ) -> None: ...
-
-    def log_dataset(
-        self, run_id: str, *, name: str, digest: str, source_uri: str, context: str = "training"
-    ) -> None: ...
-
-    def log_file(
-        self, run_id: str, name: str, data: bytes, artifact_path: str | None = None
-    ) -> None: ...
-
-    def end_run(self, run_id: str, *, failed: bool = False) -> None: ...
-
-    def register(
-        self, name: str, *, source: str, run_id: str, tags: Mapping[str, str] | None = None
-    ) -> str: ...
-
-    def champion(self, name: str) -> ChampionVersion | None: ...
-
-    def set_champion(self, name: str, version: str) -> None: ...
-
-    def tag_version(self, name: str, version: str, tags: Mapping[str, str]) -> None: ...
 
 
 @dataclass
@@ -190,23 +119,15 @@ async def run_training(
         )
 
         stage = enter("candidates")
-        best: tuple[float, Candidate, Any] | None = None
-        for candidate in job.kit.candidates():
-            child = await asyncio.to_thread(
-                job.registry.start_run, candidate.name, parent_run_id=parent
-            )
-            model = await asyncio.to_thread(job.kit.fit, candidate, splits)
-            scored = await asyncio.to_thread(job.kit.evaluate, model, splits.validation)
-            flat = flat_metrics(scored, "validation.")
-            await asyncio.to_thread(job.registry.log, child, params=candidate.params, metrics=flat)
-            await asyncio.to_thread(job.registry.end_run, child)
-            mean = flat["validation.mean.roc_auc"]
-            log.info("candidate_scored", candidate=candidate.name, validation_mean_auc=mean)
-            if best is None or mean > best[0]:
-                best = (mean, candidate, model)
-        if best is None:
-            raise RuntimeError("the model kit offered no candidate configuration")
-        _, chosen, model = best
+        run_id = parent
+
+        def child_run(candidate: Candidate, scored: Mapping[str, float]) -> None:
+            # Runs in choose()'s worker thread, so the synchronous MLflow calls are fine here.
+            child = job.registry.start_run(candidate.name, parent_run_id=run_id)
+            job.registry.log(child, params=candidate.params, metrics=scored)
+            job.registry.end_run(child)
+
+        chosen, model = await asyncio.to_thread(choose, job.kit, splits, child_run)
 
         stage = enter("evaluation")
         metrics = await asyncio.to_thread(job.kit.evaluate, model, splits.holdout)

@@ -21,7 +21,7 @@ from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 
 from contracts import LABELS, DriftBaseline, Histogram, Label, LabelMetrics
 from services.training.data import LabelledTexts
-from services.training.pipeline import Candidate
+from services.training.pipeline_ports import Candidate
 from services.training.splits import Splits
 
 _WORD = re.compile(r"\w+")
