@@ -30,8 +30,7 @@ from contracts import (
 from services.training.data import LabelledTexts, digest
 from services.training.gate import quality_gate
 from services.training.local import choose
-from services.training.pipeline_ports import Candidate, ModelKit, Registry
-from services.training.registry import ChampionVersion
+from services.training.pipeline_ports import Candidate, ChampionVersion, ModelKit, Registry
 from services.training.report import aucs, evaluation_report, flat_metrics, snapshot_csv
 from services.training.splits import split
 from shared.artifacts import ArtifactStore, ChampionPointer, Manifest

@@ -8,10 +8,20 @@ from typing import Any, Protocol
 
 from contracts import DriftBaseline, Label, LabelMetrics
 from services.training.data import LabelledTexts
-from services.training.registry import ChampionVersion
 from services.training.splits import Splits
 
-__all__ = ["Candidate", "ModelKit", "Registry"]
+__all__ = ["Candidate", "ChampionVersion", "ModelKit", "Registry"]
+
+
+@dataclass(frozen=True)
+class ChampionVersion:
+    """The version the ``champion`` alias points at, and where its artifacts are."""
+
+    name: str
+    version: str
+    run_id: str | None
+    source: str
+    tags: Mapping[str, str]
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,13 @@ import json
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from mlflow import MlflowClient
 from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
+
+from services.training.pipeline_ports import ChampionVersion
 
 __all__ = ["CHAMPION_ALIAS", "ChampionVersion", "MlflowRegistry"]
 
@@ -23,17 +24,6 @@ CHAMPION_ALIAS = "champion"
 _PARENT_TAG = "mlflow.parentRunId"
 # MLflow caps a param value's length; longer values are cut, not refused.
 _MAX_PARAM = 6000
-
-
-@dataclass(frozen=True)
-class ChampionVersion:
-    """The version the ``champion`` alias points at, and where its artifacts are."""
-
-    name: str
-    version: str
-    run_id: str | None
-    source: str
-    tags: Mapping[str, str]
 
 
 def _missing(exc: MlflowException) -> bool:
