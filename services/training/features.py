@@ -1,0 +1,323 @@
+"""Word and character n-gram TF-IDF features, hashed and counted with numpy, without Python loops.
+
+Why not ``TfidfVectorizer``: its analyzers run a Python loop per token and per n-gram, which caps
+scoring at a few thousand comments a second with character n-grams. Here a whole batch becomes one
+array of code points, every n-gram gets a polynomial hash from a few vectorised operations, and a
+lookup table maps hashes of the fitted vocabulary to columns. The cost is that the vocabulary holds
+hash buckets, not strings; :meth:`NgramFeatures.occurrences` gives the spans of the original text
+instead, which is what an explanation needs.
+
+- character n-grams: lowercased code points of each whitespace-separated token, padded with the
+  whitespace around it (like scikit-learn's ``char_wb``); punctuation and digits are kept, so
+  ``f*ck`` and ``sh1t`` have n-grams of their own.
+- word n-grams: runs of letters and digits (any script), lowercased; bigrams skip punctuation.
+- weights: sublinear term frequency times smoothed idf, each row scaled to unit length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+from sklearn.preprocessing import normalize
+
+__all__ = ["NgramFeatures", "Occurrences"]
+
+_U64 = np.uint64
+_MASK64 = (1 << 64) - 1
+_BASE = 1_000_003
+_BASE_INVERSE = pow(_BASE, -1, 1 << 64)
+_GOLDEN = 0x9E3779B97F4A7C15
+_WORD_SALT = 0x5BD1E9955BD1E995
+_BMP = 0x10000
+_FIT_BATCH = 2_000
+_CHUNK = 1 << 10
+_COLUMN_BITS = 21
+
+Int64s = NDArray[np.int64]
+
+
+_OTHER, _SPACE, _WORD = 0, 1, 2
+
+
+@cache
+def _tables() -> tuple[NDArray[np.uint64], NDArray[np.uint8]]:
+    """For every BMP code point: its lowercase code point + 1, and its kind (space, word, other).
+
+    +1 so that no character hashes like an absent one.
+    """
+    codes = np.arange(1, _BMP + 1, dtype=np.uint64)
+    kinds = np.zeros(_BMP, dtype=np.uint8)
+    for code in range(_BMP):
+        char = chr(code)
+        folded = char.lower()
+        if len(folded) == 1:
+            codes[code] = ord(folded) + 1
+        kinds[code] = _SPACE if char.isspace() else _WORD if char.isalnum() else _OTHER
+    return codes, kinds
+
+
+_powers_cache: list[tuple[NDArray[np.uint64], NDArray[np.uint64]]] = []
+
+
+def _powers(size: int) -> tuple[NDArray[np.uint64], NDArray[np.uint64]]:
+    """BASE**k and BASE**-k (mod 2**64) for k < size, grown by doubling and kept."""
+    if not _powers_cache or len(_powers_cache[0][0]) < size:
+        length = max(size, 2 * len(_powers_cache[0][0]) if _powers_cache else 1 << 16)
+        powers = np.full(length, _BASE, dtype=np.uint64)
+        inverse = np.full(length, _BASE_INVERSE, dtype=np.uint64)
+        powers[0] = inverse[0] = 1
+        np.cumprod(powers, out=powers)
+        np.cumprod(inverse, out=inverse)
+        _powers_cache[:] = [(powers, inverse)]
+    return _powers_cache[0]
+
+
+@dataclass(frozen=True)
+class _Scan:
+    """One batch: the code points of ``" " + text + " "`` for every text, back to back."""
+
+    codes: NDArray[np.uint64]
+    kinds: NDArray[np.uint8]
+    doc: NDArray[np.int32]
+    offsets: NDArray[np.intp]  # where each text's first character is
+
+    @classmethod
+    def of(cls, texts: Sequence[str]) -> _Scan:
+        code_table, kind_table = _tables()
+        joined = "".join(f" {text} " for text in texts)
+        points = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+        astral = points >= _BMP
+        if astral.any():
+            index = np.where(astral, 0, points)
+            codes = np.where(astral, points.astype(np.uint64) + _U64(1), code_table[index])
+            kinds = np.where(astral, np.uint8(_WORD), kind_table[index])
+        else:
+            codes, kinds = code_table[points], kind_table[points]
+        lengths = np.fromiter((len(text) + 2 for text in texts), dtype=np.intp, count=len(texts))
+        doc = np.repeat(np.arange(len(texts), dtype=np.int32), lengths)
+        offsets = np.cumsum(lengths) - lengths + 1
+        return cls(codes, kinds, doc, offsets)
+
+
+def _mix(hashes: NDArray[np.uint64], bits: int) -> NDArray[np.uint64]:
+    """Fibonacci hashing, in place: the top ``bits`` bits of hash * golden ratio."""
+    hashes *= _U64(_GOLDEN)
+    hashes >>= _U64(64 - bits)
+    return hashes
+
+
+def _char_ngrams(
+    scan: _Scan, orders: tuple[int, int], bits: int
+) -> Iterator[tuple[NDArray[np.intp], int, NDArray[np.uint64]]]:
+    """(start positions, n, buckets) for every character n-gram that stays inside one token.
+
+    An n-gram may begin or end with the whitespace around a token but has none inside it, as in
+    scikit-learn's ``char_wb``. Hashes roll forward (Horner), one multiply-add per order.
+    """
+    codes = scan.codes
+    solid = scan.kinds != _SPACE
+    size = len(codes)
+    low, high = orders
+    hashes = codes.copy()
+    interior = solid
+    for n in range(2, high + 1):
+        count = size - n + 1
+        if count <= 0:
+            return
+        hashes = hashes[:count]
+        hashes *= _U64(_BASE)
+        hashes += codes[n - 1 :]
+        if n == 2:
+            valid = solid[:count] | solid[1:]
+        else:
+            # positions 1 .. n-2 of the n-gram must not be whitespace
+            interior = solid[1 : 1 + count] if n == 3 else interior[:count] & solid[n - 2 : -1]
+            valid = interior
+        if n >= low:
+            starts = np.flatnonzero(valid)
+            yield starts, n, _mix(hashes[starts], bits)
+
+
+def _word_ngrams(
+    scan: _Scan, orders: tuple[int, int], bits: int
+) -> Iterator[tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.uint64]]]:
+    """(start positions, end positions, buckets) for word n-grams within one text."""
+    codes = scan.codes
+    size = len(codes)
+    inside = np.zeros(size + 2, dtype=np.bool_)
+    inside[1:-1] = scan.kinds == _WORD
+    starts = np.flatnonzero(inside[1:-1] & ~inside[:-2])
+    ends = np.flatnonzero(inside[1:-1] & ~inside[2:]) + 1
+    if len(starts) == 0:
+        return
+    powers, inverse = _powers(size)
+    prefix = np.zeros(size + 1, dtype=np.uint64)
+    np.cumsum(codes * powers[:size], out=prefix[1:])
+    # A word's hash does not depend on where it stands: divide by BASE**start.
+    hashes = (prefix[ends] - prefix[starts]) * inverse[starts]
+    low, high = orders
+    doc = scan.doc[starts]
+    combined = hashes
+    for n in range(1, high + 1):
+        count = len(starts) - n + 1
+        if count <= 0:
+            return
+        if n > 1:
+            combined = combined[:count] * _U64(_BASE) + hashes[n - 1 :]
+        if n >= low:
+            same_doc = np.flatnonzero(doc[:count] == doc[n - 1 :])
+            salted = combined[same_doc] ^ _U64(_WORD_SALT * n & _MASK64)
+            yield starts[same_doc], ends[same_doc + n - 1], _mix(salted, bits)
+
+
+@dataclass(frozen=True)
+class Occurrences:
+    """Every n-gram of one text that is in the vocabulary: ``text[start:end]`` and its column."""
+
+    starts: NDArray[np.intp]
+    ends: NDArray[np.intp]
+    columns: NDArray[np.intp]
+    is_word: NDArray[np.bool_]
+
+
+class NgramFeatures:
+    """Hashed word and character n-gram TF-IDF with a vocabulary chosen by document frequency."""
+
+    def __init__(
+        self,
+        *,
+        char_orders: tuple[int, int] = (2, 4),
+        word_orders: tuple[int, int] = (1, 2),
+        max_char_features: int = 100_000,
+        max_word_features: int = 100_000,
+        min_df: int = 2,
+        max_chars: int = 2_000,
+        bits: int = 22,
+    ) -> None:
+        self.char_orders = char_orders
+        self.word_orders = word_orders
+        self.max_char_features = max_char_features
+        self.max_word_features = max_word_features
+        self.min_df = min_df
+        self.max_chars = max_chars
+        self.bits = bits
+        self.buckets_: Int64s = np.zeros(0, dtype=np.int64)
+        self.idf_: NDArray[np.float32] = np.zeros(0, dtype=np.float32)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The lookup table is 2**bits entries: rebuilt from buckets_ on first use, never stored.
+        return {key: value for key, value in self.__dict__.items() if key != "_table"}
+
+    @property
+    def n_features(self) -> int:
+        return len(self.buckets_)
+
+    def _clip(self, texts: Sequence[str]) -> list[str]:
+        # Long comments cost time in proportion to their length; their first characters decide.
+        return [text[: self.max_chars] for text in texts]
+
+    def _families(
+        self, scan: _Scan
+    ) -> Iterator[tuple[bool, NDArray[np.intp], NDArray[np.intp], NDArray[np.uint64]]]:
+        """(is_word, starts, ends, buckets) per n-gram order."""
+        if self.char_orders[1] >= self.char_orders[0] >= 2:
+            for starts, n, buckets in _char_ngrams(scan, self.char_orders, self.bits):
+                yield False, starts, starts + n, buckets
+        if self.word_orders[1] >= self.word_orders[0] >= 1:
+            for starts, ends, buckets in _word_ngrams(scan, self.word_orders, self.bits):
+                yield True, starts, ends, buckets
+
+    def fit(self, texts: Sequence[str]) -> NgramFeatures:
+        """Choose the most frequent n-grams (by document frequency, at least ``min_df``)."""
+        size = 1 << self.bits
+        frequency = {False: np.zeros(size, dtype=np.int64), True: np.zeros(size, dtype=np.int64)}
+        clipped = self._clip(texts)
+        for begin in range(0, len(clipped), _FIT_BATCH):
+            scan = _Scan.of(clipped[begin : begin + _FIT_BATCH])
+            for is_word, starts, _, buckets in self._families(scan):
+                pairs = np.unique(
+                    scan.doc[starts].astype(np.int64) << self.bits | buckets.astype(np.int64)
+                )
+                frequency[is_word] += np.bincount(pairs & (size - 1), minlength=size)
+        chosen: list[Int64s] = []
+        for is_word, cap in ((False, self.max_char_features), (True, self.max_word_features)):
+            counts = frequency[is_word]
+            eligible = np.flatnonzero(counts >= self.min_df)
+            keep = eligible[np.argsort(-counts[eligible], kind="stable")[:cap]]
+            chosen.append(keep.astype(np.int64))
+        selected = np.unique(np.concatenate(chosen))
+        if len(selected) > 1 << _COLUMN_BITS:
+            raise ValueError(f"at most {1 << _COLUMN_BITS} features, not {len(selected)}")
+        df = np.maximum(frequency[False], frequency[True])[selected]
+        self.buckets_ = selected
+        self.idf_ = (np.log((1 + len(texts)) / (1 + df)) + 1).astype(np.float32)
+        self.__dict__.pop("_table", None)
+        return self
+
+    def _lookup(self) -> NDArray[np.int32]:
+        table: NDArray[np.int32] | None = self.__dict__.get("_table")
+        if table is None:
+            table = np.full(1 << self.bits, -1, dtype=np.int32)
+            table[self.buckets_] = np.arange(len(self.buckets_), dtype=np.int32)
+            self.__dict__["_table"] = table
+        return table
+
+    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """TF-IDF rows (float32, unit length) for ``texts``."""
+        if len(texts) <= _CHUNK:
+            return self._transform_chunk(texts)
+        chunks = [
+            self._transform_chunk(texts[begin : begin + _CHUNK])
+            for begin in range(0, len(texts), _CHUNK)
+        ]
+        return sp.vstack(chunks, format="csr")
+
+    def _transform_chunk(self, texts: Sequence[str]) -> sp.csr_matrix:
+        table = self._lookup()
+        scan = _Scan.of(self._clip(texts))
+        # (row << 21 | column) fits 32 bits for up to 1024 rows and 2**21 columns; sorting int32
+        # keys is the cheapest way to count each n-gram per row. Unknown n-grams become -1.
+        shifted = scan.doc << _COLUMN_BITS
+        keys = [shifted[starts] | table[buckets] for _, starts, _, buckets in self._families(scan)]
+        key = np.sort(np.concatenate(keys)) if keys else np.zeros(0, dtype=np.int32)
+        key = key[np.searchsorted(key, 0) :]
+        first = np.ones(len(key), dtype=np.bool_)
+        np.not_equal(key[1:], key[:-1], out=first[1:])
+        runs = np.flatnonzero(first)
+        unique = key[runs]
+        counts = np.diff(runs, append=len(key)).astype(np.float32)
+        columns = unique & ((1 << _COLUMN_BITS) - 1)
+        values = np.log(counts)
+        values += 1
+        values *= self.idf_[columns]
+        indptr = np.zeros(len(texts) + 1, dtype=np.int32)
+        np.cumsum(np.bincount(unique >> _COLUMN_BITS, minlength=len(texts)), out=indptr[1:])
+        matrix = sp.csr_matrix((values, columns, indptr), shape=(len(texts), self.n_features))
+        return normalize(matrix, norm="l2", copy=False)
+
+    def occurrences(self, text: str) -> Occurrences:
+        """Where each vocabulary n-gram of ``text`` is: spans index the original string."""
+        table = self._lookup()
+        scan = _Scan.of(self._clip([text]))
+        parts: list[tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp], bool]] = []
+        for is_word, starts, ends, buckets in self._families(scan):
+            found = table[buckets]
+            known = found >= 0
+            offset = scan.offsets[0]
+            columns = found[known].astype(np.intp)
+            parts.append((starts[known] - offset, ends[known] - offset, columns, is_word))
+        if not parts:
+            empty = np.zeros(0, dtype=np.intp)
+            return Occurrences(empty, empty, empty, np.zeros(0, dtype=np.bool_))
+        return Occurrences(
+            starts=np.concatenate([p[0] for p in parts]),
+            ends=np.concatenate([p[1] for p in parts]),
+            columns=np.concatenate([p[2] for p in parts]),
+            is_word=np.concatenate([np.full(len(p[0]), p[3]) for p in parts]),
+        )

@@ -1,0 +1,80 @@
+"""Candidate configurations and the choice between them, made on validation rows only.
+
+The held-out rows never take part: they judge the chosen model afterwards (and the champion, in
+the quality gate). Every candidate's validation metrics are returned so that a tracking run can
+log each one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
+
+from contracts.events import LabelMetrics
+from contracts.vocabulary import Label
+from services.training.model import ModelConfig, ToxicityModel, fit_model
+from services.training.quality import label_metrics, mean_auc
+from services.training.splits import Splits
+
+__all__ = ["Selection", "candidates", "config_from_params", "select"]
+
+
+def candidates() -> tuple[ModelConfig, ...]:
+    """The configurations compared on every training run, the expected winner first."""
+    return (
+        ModelConfig(name="stacked-words-chars"),
+        ModelConfig(name="words-chars", stacking=False),
+        ModelConfig(name="stacked-words", char_orders=(0, 0), max_char_features=0),
+    )
+
+
+def config_from_params(name: str, params: Mapping[str, object]) -> ModelConfig:
+    """The inverse of :meth:`ModelConfig.params` (as logged): rebuild a configuration."""
+    values: dict[str, object] = {"name": name}
+    for spec in fields(ModelConfig):
+        if spec.name == "name" or spec.name not in params:
+            continue
+        raw = params[spec.name]
+        default = getattr(ModelConfig, spec.name, None)
+        if isinstance(default, tuple):
+            text = str(raw)
+            values[spec.name] = tuple(int(part) for part in text.split("-"))
+        elif isinstance(default, bool):
+            values[spec.name] = raw if isinstance(raw, bool) else str(raw).lower() == "true"
+        elif isinstance(default, int):
+            values[spec.name] = int(str(raw))
+        elif isinstance(default, float):
+            values[spec.name] = float(str(raw))
+    return ModelConfig(**values)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The chosen model and what every candidate scored on validation rows."""
+
+    model: ToxicityModel
+    config: ModelConfig
+    validation: dict[str, dict[Label, LabelMetrics]]
+
+
+def select(
+    splits: Splits,
+    configs: Sequence[ModelConfig] | None = None,
+    on_candidate: Callable[[ModelConfig, dict[Label, LabelMetrics]], None] | None = None,
+) -> Selection:
+    """Fit every configuration on train rows; keep the best mean ROC AUC on validation rows."""
+    configs = candidates() if configs is None else configs
+    if not configs:
+        raise ValueError("no candidate configuration to choose from")
+    scored: dict[str, dict[Label, LabelMetrics]] = {}
+    best: tuple[float, ModelConfig, ToxicityModel] | None = None
+    for config in configs:
+        model = fit_model(config, splits.train, splits.validation)
+        metrics = label_metrics(model, splits.validation)
+        scored[config.name] = metrics
+        if on_candidate is not None:
+            on_candidate(config, metrics)
+        if best is None or mean_auc(metrics) > best[0]:
+            best = (mean_auc(metrics), config, model)
+    assert best is not None
+    return Selection(model=best[2], config=best[1], validation=scored)
