@@ -33,7 +33,7 @@ from services.training.local import choose
 from services.training.pipeline_ports import Candidate, ChampionVersion, ModelKit, Registry
 from services.training.report import aucs, evaluation_report, flat_metrics, snapshot_csv
 from services.training.splits import split
-from shared.artifacts import ArtifactStore, ChampionPointer, Manifest
+from shared.artifacts import MANIFEST_FILE, MODEL_FILE, ArtifactStore, ChampionPointer, Manifest
 from shared.logs import get_logger
 
 __all__ = ["Candidate", "ModelKit", "Registry", "TrainingJob", "run_training"]
@@ -58,6 +58,10 @@ class TrainingJob:
     label_tolerance: float = 0.01
     # Told the name of each stage as it starts (the CLI shows progress with it).
     on_stage: Callable[[str], None] = lambda stage: None
+    # Told the held-out metrics of the chosen model and of the champion (None without one).
+    on_evaluated: Callable[
+        [Mapping[Label, LabelMetrics], Mapping[Label, LabelMetrics] | None], None
+    ] = lambda candidate, champion: None
 
 
 async def _champion_metrics(
@@ -138,6 +142,7 @@ async def run_training(
             mean_tolerance=job.mean_tolerance,
             label_tolerance=job.label_tolerance,
         )
+        job.on_evaluated(metrics, champion_metrics)
         baseline = await asyncio.to_thread(job.kit.baseline, model, splits.validation)
         await asyncio.to_thread(
             job.registry.log,
@@ -180,12 +185,11 @@ async def run_training(
             config={"candidate": chosen.name, **{k: str(v) for k, v in chosen.params.items()}},
         )
         manifest_key = await job.store.put_manifest(manifest, parent)
-        await asyncio.to_thread(
-            job.registry.log_file,
-            parent,
-            "manifest.json",
-            manifest.model_dump_json(indent=2).encode(),
-        )
+        for name, content in (
+            (MODEL_FILE, model_bytes),
+            (MANIFEST_FILE, manifest.model_dump_json(indent=2).encode()),
+        ):
+            await asyncio.to_thread(job.registry.log_file, parent, name, content, "model")
         await asyncio.to_thread(
             job.registry.tag_version, job.model_name, version, {MANIFEST_TAG: manifest_key}
         )

@@ -71,6 +71,9 @@ async def test_a_good_model_is_published_and_a_worse_one_rejected(
         [run.info.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'"
     )
     assert sorted(c.info.run_name for c in children) == ["words-min1", "words-min3"]
+    logged = {a.path for a in client.list_artifacts(run.info.run_id, "model")}
+    assert logged == {"model/model.skops", "model/manifest.json"}
+    assert "evaluation.md" in {a.path for a in client.list_artifacts(run.info.run_id)}
 
     rejected = await run_training(
         job(WordKit(strength=-1), registry, store, name), [uuid.uuid4()], data, "synthetic"
