@@ -255,6 +255,10 @@ class NgramFeatures:
         if len(selected) > 1 << _COLUMN_BITS:
             raise ValueError(f"at most {1 << _COLUMN_BITS} features, not {len(selected)}")
         df = np.maximum(frequency[False], frequency[True])[selected]
+        # Columns in order of falling document frequency: the weights of the n-grams nearly
+        # every comment has sit together in memory, which makes scoring cache-friendly.
+        order = np.argsort(-df, kind="stable")
+        selected, df = selected[order], df[order]
         self.buckets_ = selected
         self.idf_ = (np.log((1 + len(texts)) / (1 + df)) + 1).astype(np.float32)
         self.__dict__.pop("_table", None)
