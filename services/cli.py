@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from services.cli_infra import infra_app
+from services.training.cli import score_command, train_command
 from shared.errors import ConfigurationError
 from shared.settings import EmulatorSettings
 
@@ -25,9 +26,13 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(infra_app, name="infra")
+app.command("train")(train_command)
+app.command("score")(score_command)
 
 # Services register here as they arrive: name -> "module:function" taking no arguments.
-SERVICES: dict[str, str] = {}
+SERVICES: dict[str, str] = {
+    "training": "services.training.bootstrap:main",
+}
 
 
 @app.command()
