@@ -3,13 +3,14 @@
 How it is fitted (:func:`fit_model`), on train rows unless said otherwise:
 
 1. :class:`~services.training.features.NgramFeatures` (word 1-2-grams and character 2-4-grams).
-2. One logistic regression per label, each on the rows that carry that label only (a row from a
-   toxic-only file trains the toxic head alone).
-3. Stacking: each label's final logit is a logistic regression on all six first-stage logits,
+2. Logistic-regression heads of a few kinds (``services.training.heads``), one per label and
+   kind, each on the rows that carry that label only (a row from a toxic-only file trains the
+   toxic heads alone).
+3. Stacking: each label's final logit is a logistic regression on the logits of every head,
    fitted on out-of-fold logits (folds by text hash). The toxic head learns from every row (about
    four times the rows of the others), and its logit lifts the rare labels (threat, identity_hate)
    whose own heads saw few positives. Both stages are linear, so the stacked model folds into one
-   weight matrix: scoring costs the same as one stage, and explanations stay exact.
+   weight matrix: scoring costs the same as one head, and explanations stay exact.
 4. Platt calibration per label and the threshold with the best F1, both on validation rows.
 """
 
@@ -22,22 +23,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import NDArray
-from sklearn.linear_model import LogisticRegression
 
 from contracts.vocabulary import LABELS, Label
 from services.training.calibration import PlattCalibrator, best_f1_threshold
 from services.training.data import LabelledTexts
 from services.training.features import NgramFeatures
+from services.training.heads import HEAD_KINDS, fit_heads, fit_stack
 
 __all__ = ["Contribution", "ModelConfig", "ToxicityModel", "fit_model"]
 
 Floats = NDArray[np.float64]
 Params = dict[str, str | int | float | bool]
-
-# Far from 0 and 1 so a label with one class gives a finite logit.
-_PRIOR_CLIP = 1e-4
 
 
 @dataclass(frozen=True)
@@ -52,6 +49,7 @@ class ModelConfig:
     min_df: int = 2
     max_chars: int = 2_000
     c: float = 4.0
+    heads: tuple[str, ...] = HEAD_KINDS
     stacking: bool = True
     folds: int = 4
     stack_c: float = 0.1
@@ -168,57 +166,9 @@ def _is_bigram(text: str, start: int, end: int) -> bool:
 # --- fitting ------------------------------------------------------------------------------------
 
 
-def _logistic(
-    x: sp.csr_matrix | Floats, y: Floats, c: float, balanced: bool
-) -> tuple[Floats, float]:
-    """(weights, bias) of a logistic regression; a single-class ``y`` gives its clipped prior."""
-    rate = float(np.clip(y.mean() if len(y) else 0.5, _PRIOR_CLIP, 1 - _PRIOR_CLIP))
-    if len(np.unique(y)) < 2:
-        return np.zeros(x.shape[1]), float(np.log(rate / (1 - rate)))
-    head = LogisticRegression(
-        C=c,
-        solver="liblinear",
-        class_weight="balanced" if balanced else None,
-        max_iter=1000,
-    ).fit(x, y)
-    return head.coef_[0].astype(np.float64), float(head.intercept_[0])
-
-
-def _first_stage(
-    x: sp.csr_matrix, labels: Floats, rows: NDArray[np.bool_], c: float, pool: ThreadPoolExecutor
-) -> tuple[Floats, Floats]:
-    """Per-label heads on the ``rows`` that carry each label: (weights (features, L), bias (L,))."""
-    jobs = []
-    for j in range(len(LABELS)):
-        keep = rows & ~np.isnan(labels[:, j])
-        jobs.append(pool.submit(_logistic, x[keep], labels[keep, j], c, True))
-    heads = [job.result() for job in jobs]
-    return np.column_stack([w for w, _ in heads]), np.array([b for _, b in heads])
-
-
 def _fold_of(keys: Sequence[str], folds: int) -> NDArray[np.intp]:
     # The third-to-last hex digit: the last two decide the held-out and validation splits.
     return np.array([int(key[-3], 16) % folds for key in keys], dtype=np.intp)
-
-
-def _stack(
-    config: ModelConfig, x: sp.csr_matrix, train: LabelledTexts, pool: ThreadPoolExecutor
-) -> tuple[Floats, Floats]:
-    """Second-stage (weights (L, L), bias (L,)) on out-of-fold first-stage logits."""
-    fold = _fold_of(train.keys, config.folds)
-    out_of_fold = np.zeros((len(train), len(LABELS)))
-    for f in range(config.folds):
-        held = fold == f
-        weights, bias = _first_stage(x, train.labels, ~held, config.c, pool)
-        out_of_fold[held] = x[held] @ weights + bias
-    mixing = np.zeros((len(LABELS), len(LABELS)))
-    offset = np.zeros(len(LABELS))
-    for j in range(len(LABELS)):
-        keep = ~np.isnan(train.labels[:, j])
-        mixing[:, j], offset[j] = _logistic(
-            out_of_fold[keep], train.labels[keep, j], config.stack_c, False
-        )
-    return mixing, offset
 
 
 def fit_model(
@@ -228,10 +178,12 @@ def fit_model(
     features = config.features().fit(train.texts)
     x = features.transform(train.texts)
     everyone = np.ones(len(train), dtype=np.bool_)
+    kinds = config.heads if config.stacking else config.heads[:1]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        weights, bias = _first_stage(x, train.labels, everyone, config.c, pool)
+        weights, bias = fit_heads(kinds, x, train.labels, everyone, config.c, pool)
         if config.stacking:
-            mixing, offset = _stack(config, x, train, pool)
+            fold = _fold_of(train.keys, config.folds)
+            mixing, offset = fit_stack(kinds, x, train.labels, fold, config.c, config.stack_c, pool)
             weights, bias = weights @ mixing, bias @ mixing + offset
     model = ToxicityModel(
         config=config,

@@ -37,8 +37,9 @@ def config_from_params(name: str, params: Mapping[str, object]) -> ModelConfig:
         raw = params[spec.name]
         default = getattr(ModelConfig, spec.name, None)
         if isinstance(default, tuple):
-            text = str(raw)
-            values[spec.name] = tuple(int(part) for part in text.split("-"))
+            parts = str(raw).split("-")
+            numeric = all(isinstance(item, int) for item in default)
+            values[spec.name] = tuple(int(p) for p in parts) if numeric else tuple(parts)
         elif isinstance(default, bool):
             values[spec.name] = raw if isinstance(raw, bool) else str(raw).lower() == "true"
         elif isinstance(default, int):
