@@ -2,7 +2,8 @@
 
 The held-out rows never take part: they judge the chosen model afterwards (and the champion, in
 the quality gate). Every candidate's validation metrics are returned so that a tracking run can
-log each one.
+log each one. The winner is then refitted on train and validation rows (more rows lift the rare
+labels most); its calibration and thresholds stay those chosen on validation rows.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 
-from contracts.events import LabelMetrics
+from contracts.events import DriftBaseline, LabelMetrics
 from contracts.vocabulary import Label
-from services.training.model import ModelConfig, ToxicityModel, fit_model
-from services.training.quality import label_metrics, mean_auc
+from services.training.model import ModelConfig, ToxicityModel, fit_model, refit_model
+from services.training.quality import drift_baseline, label_metrics, mean_auc
 from services.training.splits import Splits
 
 __all__ = ["Selection", "candidates", "config_from_params", "select"]
@@ -51,19 +52,31 @@ def config_from_params(name: str, params: Mapping[str, object]) -> ModelConfig:
 
 @dataclass(frozen=True)
 class Selection:
-    """The chosen model and what every candidate scored on validation rows."""
+    """The chosen model and what every candidate scored on validation rows.
+
+    ``model`` is the one to publish (refitted on train and validation rows unless asked not to);
+    ``tuned`` is the chosen train-only fit, whose calibration and thresholds ``model`` carries;
+    ``baseline`` is the drift baseline of ``tuned`` on validation rows, which it never trained on.
+    """
 
     model: ToxicityModel
+    tuned: ToxicityModel
     config: ModelConfig
     validation: dict[str, dict[Label, LabelMetrics]]
+    baseline: DriftBaseline
 
 
 def select(
     splits: Splits,
     configs: Sequence[ModelConfig] | None = None,
     on_candidate: Callable[[ModelConfig, dict[Label, LabelMetrics]], None] | None = None,
+    *,
+    refit: bool = True,
 ) -> Selection:
-    """Fit every configuration on train rows; keep the best mean ROC AUC on validation rows."""
+    """Fit every configuration on train rows, keep the best mean ROC AUC on validation rows.
+
+    With ``refit``, the winner is then fitted again on train and validation rows together.
+    """
     configs = candidates() if configs is None else configs
     if not configs:
         raise ValueError("no candidate configuration to choose from")
@@ -78,4 +91,12 @@ def select(
         if best is None or mean_auc(metrics) > best[0]:
             best = (mean_auc(metrics), config, model)
     assert best is not None
-    return Selection(model=best[2], config=best[1], validation=scored)
+    _, config, tuned = best
+    final = refit_model(tuned, splits.train, splits.validation) if refit else tuned
+    return Selection(
+        model=final,
+        tuned=tuned,
+        config=config,
+        validation=scored,
+        baseline=drift_baseline(tuned, splits.validation),
+    )

@@ -246,6 +246,12 @@ def test_selection_reports_every_candidate_and_keeps_the_best_on_validation(
 
     assert chosen.config.name == max(chosen.validation, key=mean)
     assert chosen.config.name == "small"
+    # the winner is refitted on train + validation rows, keeping what validation chose
+    assert chosen.model.fitted_on_validation
+    assert not chosen.tuned.fitted_on_validation
+    assert np.array_equal(chosen.model.thresholds, chosen.tuned.thresholds)
+    assert chosen.model.features.n_features >= chosen.tuned.features.n_features
+    assert chosen.baseline.rows == len(splits.validation)
 
 
 def test_a_configuration_comes_back_from_its_logged_params() -> None:
