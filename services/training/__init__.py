@@ -3,8 +3,9 @@
 Data: ``data`` (reading, validating, deduplicating), ``splits`` (held-out and validation rows by
 text hash), ``sources`` (given paths, Kaggle, the starter set).
 
-Model: ``features`` (hashed word and character n-gram TF-IDF), ``model`` (ToxicityModel and
-fit_model), ``calibration`` (Platt scaling, calibration error, thresholds), ``selection``
-(candidates and the choice on validation rows), ``quality`` (metrics and the drift baseline as
-contract objects), ``artifact`` (skops files checked by sha256).
+Model: ``ngrams`` and ``features`` (hashed word and character n-gram TF-IDF), ``heads`` (the
+per-label heads and their stacking), ``model`` (ToxicityModel, fit_model, refit_model),
+``calibration`` (Platt scaling, calibration error, thresholds), ``selection`` (candidates and
+the choice on validation rows), ``quality`` (metrics and the drift baseline as contract
+objects), ``artifact`` (skops files checked by sha256).
 """
