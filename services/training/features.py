@@ -44,6 +44,7 @@ class Occurrences:
     ends: NDArray[np.intp]
     columns: NDArray[np.intp]
     is_word: NDArray[np.bool_]
+    orders: NDArray[np.intp]
 
 
 class NgramFeatures:
@@ -84,14 +85,14 @@ class NgramFeatures:
 
     def _families(
         self, scan: Scan
-    ) -> Iterator[tuple[bool, NDArray[np.intp], NDArray[np.intp], NDArray[np.uint64]]]:
-        """(is_word, starts, ends, buckets) per n-gram order."""
+    ) -> Iterator[tuple[bool, int, NDArray[np.intp], NDArray[np.intp], NDArray[np.uint64]]]:
+        """(is_word, n, starts, ends, buckets) per family and order."""
         if self.char_orders[1] >= self.char_orders[0] >= 2:
             for starts, n, buckets in char_ngrams(scan, self.char_orders, self.bits):
-                yield False, starts, starts + n, buckets
+                yield False, n, starts, starts + n, buckets
         if self.word_orders[1] >= self.word_orders[0] >= 1:
-            for starts, ends, buckets in word_ngrams(scan, self.word_orders, self.bits):
-                yield True, starts, ends, buckets
+            for starts, ends, n, buckets in word_ngrams(scan, self.word_orders, self.bits):
+                yield True, n, starts, ends, buckets
 
     def fit(self, texts: Sequence[str]) -> NgramFeatures:
         """Choose the most frequent n-grams (by document frequency, at least ``min_df``)."""
@@ -100,7 +101,7 @@ class NgramFeatures:
         clipped = self._clip(texts)
         for begin in range(0, len(clipped), _FIT_BATCH):
             scan = Scan.of(clipped[begin : begin + _FIT_BATCH])
-            for is_word, starts, _, buckets in self._families(scan):
+            for is_word, _, starts, _, buckets in self._families(scan):
                 pairs = np.unique(
                     scan.doc[starts].astype(np.int64) << self.bits | buckets.astype(np.int64)
                 )
@@ -148,7 +149,7 @@ class NgramFeatures:
         # (row << 21 | column) fits 32 bits for up to 1024 rows and 2**21 columns; sorting int32
         # keys is the cheapest way to count each n-gram per row. Unknown n-grams become -1.
         shifted = scan.doc << _COLUMN_BITS
-        keys = [shifted[starts] | table[buckets] for _, starts, _, buckets in self._families(scan)]
+        keys = [shifted[starts] | table[buckets] for *_, starts, _, buckets in self._families(scan)]
         key = np.sort(np.concatenate(keys)) if keys else np.zeros(0, dtype=np.int32)
         key = key[np.searchsorted(key, 0) :]
         first = np.ones(len(key), dtype=np.bool_)
@@ -169,19 +170,20 @@ class NgramFeatures:
         """Where each vocabulary n-gram of ``text`` is: spans index the original string."""
         table = self._lookup()
         scan = Scan.of(self._clip([text]))
-        parts: list[tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp], bool]] = []
-        for is_word, starts, ends, buckets in self._families(scan):
+        offset = scan.offsets[0]
+        parts: list[tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp], bool, int]] = []
+        for is_word, n, starts, ends, buckets in self._families(scan):
             found = table[buckets]
             known = found >= 0
-            offset = scan.offsets[0]
             columns = found[known].astype(np.intp)
-            parts.append((starts[known] - offset, ends[known] - offset, columns, is_word))
+            parts.append((starts[known] - offset, ends[known] - offset, columns, is_word, n))
         if not parts:
             empty = np.zeros(0, dtype=np.intp)
-            return Occurrences(empty, empty, empty, np.zeros(0, dtype=np.bool_))
+            return Occurrences(empty, empty, empty, np.zeros(0, dtype=np.bool_), empty)
         return Occurrences(
             starts=np.concatenate([p[0] for p in parts]),
             ends=np.concatenate([p[1] for p in parts]),
             columns=np.concatenate([p[2] for p in parts]),
             is_word=np.concatenate([np.full(len(p[0]), p[3]) for p in parts]),
+            orders=np.concatenate([np.full(len(p[0]), p[4], dtype=np.intp) for p in parts]),
         )

@@ -17,7 +17,6 @@ How it is fitted (:func:`fit_model`), on train rows unless said otherwise:
 from __future__ import annotations
 
 import os
-from bisect import bisect_right
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -124,30 +123,35 @@ class ToxicityModel:
         pushes = share[:, None] * self.weights[found.columns].astype(np.float64)
 
         starts, ends = _token_spans(text)
-        spans: dict[tuple[int, int], Floats] = {}
-        for k in range(len(found.columns)):
-            start, end = int(found.starts[k]), int(found.ends[k])
-            if not (found.is_word[k] and _is_bigram(text, start, end)):
-                # the token this n-gram lies in (a character n-gram may include the space around)
-                t = bisect_right(starts, max(start, 0)) - 1
-                if t < 0 or ends[t] <= start:
-                    t = min(t + 1, len(starts) - 1)
-                start, end = starts[t], ends[t]
-            spans[(start, end)] = spans.get((start, end), 0.0) + pushes[k]
+        if len(starts) == 0 or len(found.columns) == 0:
+            return {label: [] for label in LABELS}
+        # Word bigrams keep their own span; every other n-gram is credited to the token it lies
+        # in (a character n-gram may include the space on either side of its token).
+        token = np.searchsorted(starts, np.maximum(found.starts, 0), side="right") - 1
+        before = (token < 0) | (ends[np.maximum(token, 0)] <= found.starts)
+        token = np.clip(np.where(before, token + 1, token), 0, len(starts) - 1)
+        bigram = found.is_word & (found.orders > 1)
+        span_start = np.where(bigram, found.starts, starts[token])
+        span_end = np.where(bigram, found.ends, ends[token])
+        spans, which = np.unique(
+            np.column_stack([span_start, span_end]), axis=0, return_inverse=True
+        )
+        totals = np.zeros((len(spans), len(LABELS)))
+        np.add.at(totals, which.ravel(), pushes)
 
         explained: dict[Label, list[Contribution]] = {}
-        ordered = sorted(spans.items())
         for j, label in enumerate(LABELS):
-            ranked = sorted(ordered, key=lambda item: -float(item[1][j]))[:top]
+            ranked = np.argsort(-totals[:, j], kind="stable")[:top]
             explained[label] = [
-                Contribution(text[s:e], s, e, float(push[j]))
-                for (s, e), push in ranked
-                if push[j] > 0
+                Contribution(text[s:e], int(s), int(e), float(totals[k, j]))
+                for k in ranked
+                for s, e in [spans[k]]
+                if totals[k, j] > 0
             ]
         return explained
 
 
-def _token_spans(text: str) -> tuple[list[int], list[int]]:
+def _token_spans(text: str) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
     """Starts and ends of the whitespace-separated tokens of ``text``."""
     starts: list[int] = []
     ends: list[int] = []
@@ -158,11 +162,7 @@ def _token_spans(text: str) -> tuple[list[int], list[int]]:
             inside = not inside
     if inside:
         ends.append(len(text))
-    return starts, ends
-
-
-def _is_bigram(text: str, start: int, end: int) -> bool:
-    return any(not char.isalnum() for char in text[start:end])
+    return np.array(starts, dtype=np.intp), np.array(ends, dtype=np.intp)
 
 
 # --- fitting ------------------------------------------------------------------------------------

@@ -129,8 +129,8 @@ def char_ngrams(
 
 def word_ngrams(
     scan: Scan, orders: tuple[int, int], bits: int
-) -> Iterator[tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.uint64]]]:
-    """(start positions, end positions, buckets) for word n-grams within one text."""
+) -> Iterator[tuple[NDArray[np.intp], NDArray[np.intp], int, NDArray[np.uint64]]]:
+    """(start positions, end positions, n, buckets) for word n-grams within one text."""
     codes = scan.codes
     size = len(codes)
     inside = np.zeros(size + 2, dtype=np.bool_)
@@ -156,4 +156,4 @@ def word_ngrams(
         if n >= low:
             same_doc = np.flatnonzero(doc[:count] == doc[n - 1 :])
             salted = combined[same_doc] ^ _U64(_WORD_SALT * n & _MASK64)
-            yield starts[same_doc], ends[same_doc + n - 1], _mix(salted, bits)
+            yield starts[same_doc], ends[same_doc + n - 1], n, _mix(salted, bits)

@@ -180,6 +180,7 @@ def test_explanations_are_ngrams_whose_spans_slice_to_themselves(model: Toxicity
             assert c.weight > 0
     assert any("MORON" in c.ngram for c in explained[Label.INSULT])
     assert any("smash" in c.ngram for c in explained[Label.THREAT])
+    assert model.explain("   \n ") == {label: [] for label in LABELS}
 
 
 # --- calibration --------------------------------------------------------------------------------
