@@ -50,15 +50,18 @@ _powers_cache: list[tuple[NDArray[np.uint64], NDArray[np.uint64]]] = []
 
 def _powers(size: int) -> tuple[NDArray[np.uint64], NDArray[np.uint64]]:
     """BASE**k and BASE**-k (mod 2**64) for k < size, grown by doubling and kept."""
-    if not _powers_cache or len(_powers_cache[0][0]) < size:
-        length = max(size, 2 * len(_powers_cache[0][0]) if _powers_cache else 1 << 16)
+    # Read once and return what was read or built: another thread may swap the cache meanwhile.
+    cached = _powers_cache[0] if _powers_cache else None
+    if cached is None or len(cached[0]) < size:
+        length = max(size, 2 * len(cached[0]) if cached is not None else 1 << 16)
         powers = np.full(length, _BASE, dtype=np.uint64)
         inverse = np.full(length, _BASE_INVERSE, dtype=np.uint64)
         powers[0] = inverse[0] = 1
         np.cumprod(powers, out=powers)
         np.cumprod(inverse, out=inverse)
-        _powers_cache[:] = [(powers, inverse)]
-    return _powers_cache[0]
+        cached = (powers, inverse)
+        _powers_cache[:] = [cached]
+    return cached
 
 
 @dataclass(frozen=True)
