@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from contracts import LABELS, DriftBaseline, Label, LabelMetrics
 from services.training.artifact import dumps, library_versions, loads
 from services.training.data import LabelledTexts
-from services.training.model import ModelConfig, ToxicityModel, fit_model
+from services.training.model import ModelConfig, ToxicityModel, fit_model, refit_model
 from services.training.pipeline_ports import Candidate
 from services.training.quality import drift_baseline, label_metrics
 from services.training.selection import candidates
@@ -28,6 +28,9 @@ class ToxicityKit:
 
     def fit(self, candidate: Candidate, splits: Splits) -> ToxicityModel:
         return fit_model(self._configs[candidate.name], splits.train, splits.validation)
+
+    def refit(self, model: ToxicityModel, splits: Splits) -> ToxicityModel:
+        return refit_model(model, splits.train, splits.validation)
 
     def evaluate(self, model: ToxicityModel, data: LabelledTexts) -> dict[Label, LabelMetrics]:
         return label_metrics(model, data)

@@ -22,7 +22,15 @@ from shared.artifacts import MANIFEST_FILE, MODEL_FILE, Manifest
 from shared.errors import ConfigurationError
 from shared.logs import get_logger
 
-__all__ = ["LocalModel", "choose", "read_artifact", "train_local", "write_artifact"]
+__all__ = [
+    "Chosen",
+    "LocalModel",
+    "choose",
+    "finish",
+    "read_artifact",
+    "train_local",
+    "write_artifact",
+]
 
 log = get_logger(__name__)
 
@@ -49,6 +57,24 @@ def choose(
     return best[1], best[2]
 
 
+def finish(kit: ModelKit, splits: Splits, on_candidate: OnCandidate | None = None) -> Chosen:
+    """Choose on validation rows, then refit the winner on train + validation rows."""
+    candidate, tuned = choose(kit, splits, on_candidate)
+    return Chosen(candidate, tuned, kit.refit(tuned, splits))
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """The winning configuration, its model as tuned on validation rows, and the final model.
+
+    The drift baseline comes from ``tuned``: ``final`` has trained on the validation rows.
+    """
+
+    candidate: Candidate
+    tuned: Any
+    final: Any
+
+
 @dataclass(frozen=True)
 class LocalModel:
     model: Any
@@ -60,7 +86,8 @@ class LocalModel:
 def train_local(kit: ModelKit, data: LabelledTexts, model_name: str) -> LocalModel:
     """Choose, fit and judge a model on ``data``; nothing leaves this process."""
     splits = split(data)
-    chosen, model = choose(kit, splits)
+    chosen = finish(kit, splits)
+    model = chosen.final
     metrics = kit.evaluate(model, splits.holdout)
     model_bytes = kit.dump(model)
     manifest = Manifest(
@@ -75,9 +102,12 @@ def train_local(kit: ModelKit, data: LabelledTexts, model_name: str) -> LocalMod
         row_counts=RowCounts(
             train=len(splits.train), validation=len(splits.validation), holdout=len(splits.holdout)
         ),
-        baseline=kit.baseline(model, splits.validation),
+        baseline=kit.baseline(chosen.tuned, splits.validation),
         library_versions=kit.library_versions(),
-        config={"candidate": chosen.name, **{k: str(v) for k, v in chosen.params.items()}},
+        config={
+            "candidate": chosen.candidate.name,
+            **{k: str(v) for k, v in chosen.candidate.params.items()},
+        },
     )
     return LocalModel(model, manifest, model_bytes, metrics)
 

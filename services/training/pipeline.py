@@ -29,7 +29,7 @@ from contracts import (
 )
 from services.training.data import LabelledTexts, digest
 from services.training.gate import quality_gate
-from services.training.local import choose
+from services.training.local import finish
 from services.training.pipeline_ports import Candidate, ChampionVersion, ModelKit, Registry
 from services.training.report import aucs, evaluation_report, flat_metrics, snapshot_csv
 from services.training.splits import split
@@ -130,7 +130,8 @@ async def run_training(
             job.registry.log(child, params=candidate.params, metrics=scored)
             job.registry.end_run(child)
 
-        chosen, model = await asyncio.to_thread(choose, job.kit, splits, child_run)
+        picked = await asyncio.to_thread(finish, job.kit, splits, child_run)
+        chosen, model = picked.candidate, picked.final
 
         stage = enter("evaluation")
         metrics = await asyncio.to_thread(job.kit.evaluate, model, splits.holdout)
@@ -143,7 +144,7 @@ async def run_training(
             label_tolerance=job.label_tolerance,
         )
         job.on_evaluated(metrics, champion_metrics)
-        baseline = await asyncio.to_thread(job.kit.baseline, model, splits.validation)
+        baseline = await asyncio.to_thread(job.kit.baseline, picked.tuned, splits.validation)
         await asyncio.to_thread(
             job.registry.log,
             parent,

@@ -111,6 +111,9 @@ class WordKit:
             }
         return WordModel(weights, self.strength)
 
+    def refit(self, model: WordModel, splits: Splits) -> WordModel:
+        return model
+
     def evaluate(self, model: WordModel, data: LabelledTexts) -> dict[Label, LabelMetrics]:
         scores = model.predict_proba(data.texts)
         metrics = {}
