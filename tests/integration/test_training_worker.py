@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from contracts import ModelPublished, TrainingFailed, decode
+from contracts import LABELS, ModelPublished, TrainingFailed, decode
 from shared.aws import AwsClients
 from shared.infra import InfraSpec, ensure
 from shared.settings import AwsSettings
@@ -153,3 +153,32 @@ def test_toxic_train_with_a_bad_file_says_why_and_trains_nothing(
     assert train.wait(120) == 1
     assert "labels.csv" in train.log()
     assert not out.exists()
+
+
+async def test_toxic_train_publishes_and_toxic_score_uses_the_champion(
+    clients: AwsClients,
+    aws_settings: AwsSettings,
+    mlflow_url: str,
+    processes: Callable[..., ServiceProcess],
+    tmp_path: Path,
+) -> None:
+    spec = InfraSpec.for_prefix(aws_settings.prefix)
+    await ensure(clients, spec)
+    env = worker_env(aws_settings, mlflow_url, STARTER)
+
+    train = processes("train", toxic_command("train"), env=env)
+    assert await asyncio.to_thread(train.wait, 300) == 0, train.log()
+    assert "published as champion" in train.log()
+    [published] = await outcomes(clients, spec, 1)
+    assert isinstance(published, ModelPublished)
+    assert f"version {published.model_version} published" in train.log()
+
+    comments = tmp_path / "comments.csv"
+    comments.write_text("id,comment_text\n7,thanks for the edit\n8,you moron\n", encoding="utf-8")
+    scored = tmp_path / "scored.csv"
+    score = processes("score", toxic_command("score", str(comments), str(scored)), env=env)
+    assert await asyncio.to_thread(score.wait, 120) == 0, score.log()
+    assert f"{published.model_name} {published.model_version}" in score.log()
+    lines = scored.read_text(encoding="utf-8").splitlines()
+    assert lines[0].split(",") == ["id", "comment_text", *(label.value for label in LABELS)]
+    assert [line.split(",")[0] for line in lines[1:]] == ["7", "8"]
