@@ -14,6 +14,7 @@ import pytest
 
 from shared.aws import AwsClients, open_clients
 from shared.emulator import EmulatorProcess, reset
+from shared.infra import InfraSpec, ensure
 from shared.settings import AwsSettings, EmulatorSettings
 from tests.harness.ports import free_port
 from tests.harness.processes import ServiceProcess, http_ready
@@ -101,6 +102,14 @@ def aws_settings(emulator: EmulatorProcess) -> Iterator[AwsSettings]:
 async def clients(aws_settings: AwsSettings) -> AsyncIterator[AwsClients]:
     async with open_clients(aws_settings) as opened:
         yield opened
+
+
+@pytest.fixture
+async def deployment(clients: AwsClients, aws_settings: AwsSettings) -> InfraSpec:
+    """The test's deployment, with its infrastructure applied to the stand-in."""
+    spec = InfraSpec.for_prefix(aws_settings.prefix)
+    await ensure(clients, spec)
+    return spec
 
 
 @pytest.fixture

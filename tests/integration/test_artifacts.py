@@ -8,18 +8,15 @@ from contracts import LABELS, RowCounts
 from shared.artifacts import ArtifactStore, ChampionPointer, Manifest, sha256_hex
 from shared.aws import AwsClients
 from shared.errors import NotFoundError
-from shared.infra import InfraSpec, ensure
-from shared.settings import AwsSettings
+from shared.infra import InfraSpec
 from tests import factories
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def store(clients: AwsClients, aws_settings: AwsSettings) -> ArtifactStore:
-    spec = InfraSpec.for_prefix(aws_settings.prefix)
-    await ensure(clients, spec)
-    return ArtifactStore(clients.s3, spec.bucket.name)
+def store(clients: AwsClients, deployment: InfraSpec) -> ArtifactStore:
+    return ArtifactStore(clients.s3, deployment.bucket.name)
 
 
 def manifest(key: str, sha: str) -> Manifest:

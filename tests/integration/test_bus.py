@@ -23,7 +23,7 @@ from shared.bus import (
     idempotent,
 )
 from shared.errors import RetryableError
-from shared.infra import InfraSpec, ensure
+from shared.infra import InfraSpec
 from shared.settings import AwsSettings
 from shared.worker import open_publisher, open_queue
 from tests import factories
@@ -36,10 +36,8 @@ ROLES = ("logger", "monitoring", "training")
 
 
 @pytest.fixture
-async def spec(clients: AwsClients, aws_settings: AwsSettings) -> InfraSpec:
-    spec = InfraSpec.for_prefix(aws_settings.prefix)
-    await ensure(clients, spec)
-    return spec
+def spec(deployment: InfraSpec) -> InfraSpec:
+    return deployment
 
 
 async def depth(clients: AwsClients, url: str) -> tuple[int, int]:

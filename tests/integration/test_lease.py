@@ -7,18 +7,15 @@ import asyncio
 import pytest
 
 from shared.aws import AwsClients
-from shared.infra import InfraSpec, ensure
+from shared.infra import InfraSpec
 from shared.lease import DynamoLease
-from shared.settings import AwsSettings
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def table(clients: AwsClients, aws_settings: AwsSettings) -> str:
-    spec = InfraSpec.for_prefix(aws_settings.prefix)
-    await ensure(clients, spec)
-    return spec.table("leases").name
+def table(deployment: InfraSpec) -> str:
+    return deployment.table("leases").name
 
 
 async def test_only_one_of_many_contenders_holds_the_lease(clients: AwsClients, table: str) -> None:

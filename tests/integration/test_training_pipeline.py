@@ -12,18 +12,15 @@ from services.training.pipeline import TrainingJob, run_training
 from services.training.registry import MlflowRegistry
 from shared.artifacts import ArtifactStore, sha256_hex
 from shared.aws import AwsClients
-from shared.infra import InfraSpec, ensure
-from shared.settings import AwsSettings
+from shared.infra import InfraSpec
 from tests.fakes.model_kit import WordKit, synthetic_data
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def store(clients: AwsClients, aws_settings: AwsSettings) -> ArtifactStore:
-    spec = InfraSpec.for_prefix(aws_settings.prefix)
-    await ensure(clients, spec)
-    return ArtifactStore(clients.s3, spec.bucket.name)
+def store(clients: AwsClients, deployment: InfraSpec) -> ArtifactStore:
+    return ArtifactStore(clients.s3, deployment.bucket.name)
 
 
 def job(kit: WordKit, registry: MlflowRegistry, store: ArtifactStore, name: str) -> TrainingJob:

@@ -12,7 +12,7 @@ import pytest
 
 from contracts import LABELS, ModelPublished, TrainingFailed, decode
 from shared.aws import AwsClients
-from shared.infra import InfraSpec, ensure
+from shared.infra import InfraSpec
 from shared.settings import AwsSettings
 from shared.worker import open_publisher
 from tests import factories
@@ -21,6 +21,11 @@ from tests.harness.processes import ServiceProcess, toxic_command
 pytestmark = pytest.mark.integration
 
 STARTER = Path(__file__).parents[2] / "services" / "training" / "starter" / "starter.csv"
+
+
+@pytest.fixture
+def spec(deployment: InfraSpec) -> InfraSpec:
+    return deployment
 
 
 async def outcomes(clients: AwsClients, spec: InfraSpec, count: int) -> list[object]:
@@ -54,12 +59,11 @@ def worker_env(aws_settings: AwsSettings, mlflow_url: str, data: Path) -> dict[s
 
 async def test_requests_during_a_run_yield_exactly_one_follow_up_run(
     clients: AwsClients,
+    spec: InfraSpec,
     aws_settings: AwsSettings,
     mlflow_url: str,
     processes: Callable[..., ServiceProcess],
 ) -> None:
-    spec = InfraSpec.for_prefix(aws_settings.prefix)
-    await ensure(clients, spec)
     publisher = await open_publisher(clients, spec)
     worker = processes(
         "training",
@@ -104,13 +108,12 @@ async def test_requests_during_a_run_yield_exactly_one_follow_up_run(
 
 async def test_a_bad_data_file_yields_training_failed_naming_the_file(
     clients: AwsClients,
+    spec: InfraSpec,
     aws_settings: AwsSettings,
     mlflow_url: str,
     processes: Callable[..., ServiceProcess],
     tmp_path: Path,
 ) -> None:
-    spec = InfraSpec.for_prefix(aws_settings.prefix)
-    await ensure(clients, spec)
     bad = tmp_path / "bad.csv"
     bad.write_text("comment_text,toxic\nhello,2\n")
     worker = processes(
@@ -157,13 +160,12 @@ def test_toxic_train_with_a_bad_file_says_why_and_trains_nothing(
 
 async def test_toxic_train_publishes_and_toxic_score_uses_the_champion(
     clients: AwsClients,
+    spec: InfraSpec,
     aws_settings: AwsSettings,
     mlflow_url: str,
     processes: Callable[..., ServiceProcess],
     tmp_path: Path,
 ) -> None:
-    spec = InfraSpec.for_prefix(aws_settings.prefix)
-    await ensure(clients, spec)
     env = worker_env(aws_settings, mlflow_url, STARTER)
 
     train = processes("train", toxic_command("train"), env=env)
