@@ -38,11 +38,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from contracts.vocabulary import LABELS
-from services.training.calibration import expected_calibration_error
 from services.training.data import LabelledTexts, deduplicate, read_files
 from services.training.quality import mean_auc
 from services.training.selection import candidates, select
 from services.training.splits import split
+from shared.model.calibration import expected_calibration_error
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "jigsaw"
 SPEED_ROWS = 4_000

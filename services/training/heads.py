@@ -23,10 +23,10 @@ from numpy.typing import NDArray
 from sklearn.linear_model import LogisticRegression
 
 from contracts.vocabulary import LABELS
+from shared.model.toxicity import HEAD_KINDS
 
-__all__ = ["HEAD_KINDS", "fit_heads", "fit_stack", "logistic"]
+__all__ = ["fit_heads", "fit_stack", "logistic"]
 
-HEAD_KINDS = ("plain", "nb", "conditional")
 
 Floats = NDArray[np.float64]
 Mask = NDArray[np.bool_]

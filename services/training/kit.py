@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from contracts import LABELS, DriftBaseline, Label, LabelMetrics
-from services.training.artifact import dumps, library_versions, loads
 from services.training.data import LabelledTexts
-from services.training.model import ModelConfig, ToxicityModel, fit_model, refit_model
+from services.training.model import fit_model, refit_model
 from services.training.pipeline_ports import Candidate
 from services.training.quality import drift_baseline, label_metrics
 from services.training.selection import candidates
 from services.training.splits import Splits
+from shared.model.artifact import dumps, library_versions, loads
+from shared.model.toxicity import ModelConfig, ToxicityModel
 
 __all__ = ["ToxicityKit", "default_kit"]
 

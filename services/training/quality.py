@@ -14,9 +14,9 @@ from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 
 from contracts.events import DriftBaseline, Histogram, LabelMetrics
 from contracts.vocabulary import LABELS, Label
-from services.training.calibration import expected_calibration_error
 from services.training.data import LabelledTexts
-from services.training.model import ToxicityModel
+from shared.model.calibration import expected_calibration_error
+from shared.model.toxicity import ToxicityModel
 
 __all__ = [
     "LENGTH_EDGES",

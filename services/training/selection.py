@@ -13,9 +13,10 @@ from dataclasses import dataclass, fields
 
 from contracts.events import DriftBaseline, LabelMetrics
 from contracts.vocabulary import Label
-from services.training.model import ModelConfig, ToxicityModel, fit_model, refit_model
+from services.training.model import fit_model, refit_model
 from services.training.quality import drift_baseline, label_metrics, mean_auc
 from services.training.splits import Splits
+from shared.model.toxicity import ModelConfig, ToxicityModel
 
 __all__ = ["Selection", "candidates", "config_from_params", "select"]
 

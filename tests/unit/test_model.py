@@ -10,19 +10,8 @@ import pytest
 
 from contracts.events import DriftBaseline, LabelMetrics
 from contracts.vocabulary import LABELS, Label
-from services.training.artifact import (
-    TRUSTED_TYPES,
-    ModelFileError,
-    dumps,
-    load,
-    loads,
-    save,
-    sha256_of,
-)
-from services.training.calibration import best_f1_threshold, expected_calibration_error
 from services.training.data import LabelledTexts
-from services.training.features import NgramFeatures
-from services.training.model import ModelConfig, ToxicityModel, fit_model
+from services.training.model import fit_model
 from services.training.quality import (
     LENGTH_EDGES,
     SCORE_EDGES,
@@ -31,6 +20,18 @@ from services.training.quality import (
 )
 from services.training.selection import candidates, config_from_params, select
 from services.training.splits import split
+from shared.model.artifact import (
+    TRUSTED_TYPES,
+    ModelFileError,
+    dumps,
+    load,
+    loads,
+    save,
+    sha256_of,
+)
+from shared.model.calibration import best_f1_threshold, expected_calibration_error
+from shared.model.features import NgramFeatures
+from shared.model.toxicity import ModelConfig, ToxicityModel
 
 pytestmark = pytest.mark.unit
 
@@ -311,5 +312,5 @@ def test_a_model_file_with_an_untrusted_type_is_refused_even_with_the_right_sha2
 
 
 def test_trusted_types_are_named_in_full() -> None:
-    assert "services.training.model.ToxicityModel" in TRUSTED_TYPES
-    assert all(name.startswith("services.training.") for name in TRUSTED_TYPES)
+    assert "shared.model.toxicity.ToxicityModel" in TRUSTED_TYPES
+    assert all(name.startswith("shared.model.") for name in TRUSTED_TYPES)

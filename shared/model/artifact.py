@@ -18,10 +18,10 @@ from pathlib import Path
 
 import skops.io as sio
 
-from services.training.calibration import PlattCalibrator
-from services.training.features import NgramFeatures
-from services.training.model import ModelConfig, ToxicityModel
 from shared.errors import PoisonError
+from shared.model.calibration import PlattCalibrator
+from shared.model.features import NgramFeatures
+from shared.model.toxicity import ModelConfig, ToxicityModel
 
 __all__ = [
     "TRUSTED_TYPES",

@@ -25,7 +25,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from sklearn.preprocessing import normalize
 
-from services.training.ngrams import Scan, char_ngrams, word_ngrams
+from shared.model.ngrams import Scan, char_ngrams, word_ngrams
 
 __all__ = ["NgramFeatures", "Occurrences"]
 
