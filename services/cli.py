@@ -31,6 +31,8 @@ app.command("score")(score_command)
 
 # Services register here as they arrive: name -> "module:function" taking no arguments.
 SERVICES: dict[str, str] = {
+    "api": "services.api.bootstrap:main",
+    "logger": "services.logger.bootstrap:main",
     "training": "services.training.bootstrap:main",
 }
 

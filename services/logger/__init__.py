@@ -1,0 +1,1 @@
+"""The logger service: writes predictions, feedback and review items to DynamoDB, idempotently."""
