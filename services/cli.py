@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from services.cli_infra import infra_app
+from services.cli_keys import keys_app
 from services.training.cli import score_command, train_command
 from shared.errors import ConfigurationError
 from shared.settings import EmulatorSettings
@@ -26,6 +27,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(infra_app, name="infra")
+app.add_typer(keys_app, name="keys")
 app.command("train")(train_command)
 app.command("score")(score_command)
 
