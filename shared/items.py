@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Final, Self
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Final, Literal, Self
 from uuid import UUID
 
 from pydantic import (
@@ -30,12 +30,16 @@ from pydantic import (
 from contracts import (
     Channel,
     Decision,
+    DriftBaseline,
     FeedbackGiven,
     FeedbackSource,
     Label,
+    LabelMetrics,
+    ModelPublished,
     ModeratorAction,
     PredictionMade,
     ReviewPriority,
+    RowCounts,
 )
 from shared.dynamo import from_attribute_map, iso_utc, to_attribute_map
 
@@ -44,6 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FeedbackItem",
+    "ModelItem",
     "PredictionItem",
     "ReviewItem",
     "ReviewStatus",
@@ -225,4 +230,74 @@ class ReviewItem(StoredItem):
             decision=event.decision,
             text=event.text,
             context=event.context,
+        )
+
+
+class ModelItem(StoredItem):
+    """A published model in the ``models`` table: one partition per model name, oldest first.
+
+    The drift baseline is kept as its JSON text: it is read whole, never queried, and DynamoDB's
+    nested attribute form would make it several times larger.
+    """
+
+    TABLE: ClassVar[str] = "models"
+    HASH_KEY: ClassVar[str] = "pk"
+    RANGE_KEY: ClassVar[str] = "sk"
+
+    model_name: str
+    model_version: str
+    outcome: Literal["published"] = "published"
+    published_at: UtcTime
+    event_id: UUID
+    artifact_uri: str
+    sha256: str
+    format: str
+    metrics: dict[Label, LabelMetrics]
+    thresholds: dict[Label, Probability]
+    training_data_digest: str
+    row_counts: RowCounts
+    mlflow_run_id: str | None = None
+    request_ids: tuple[UUID, ...] = ()
+    baseline_json: str
+
+    @field_validator("published_at")
+    @classmethod
+    def _to_utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def pk(self) -> str:
+        return f"model#{self.model_name}"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def sk(self) -> str:
+        """Publication time, then version: a partition lists a model's history in order."""
+        return f"{iso_utc(self.published_at)}#{self.model_version}"
+
+    def key(self) -> dict[str, AttributeValueTypeDef]:
+        return {"pk": {"S": self.pk}, "sk": {"S": self.sk}}
+
+    @property
+    def baseline(self) -> DriftBaseline:
+        return DriftBaseline.model_validate_json(self.baseline_json)
+
+    @classmethod
+    def from_event(cls, event: ModelPublished) -> ModelItem:
+        return cls(
+            model_name=event.model_name,
+            model_version=event.model_version,
+            published_at=event.occurred_at,
+            event_id=event.event_id,
+            artifact_uri=event.artifact_uri,
+            sha256=event.sha256,
+            format=event.format,
+            metrics=dict(event.metrics),
+            thresholds=dict(event.thresholds),
+            training_data_digest=event.training_data_digest,
+            row_counts=event.row_counts,
+            mlflow_run_id=event.mlflow_run_id,
+            request_ids=event.request_ids,
+            baseline_json=event.baseline.model_dump_json(),
         )
