@@ -1,0 +1,211 @@
+"""``toxic serve api``: wire real adapters from settings and serve them with uvicorn.
+
+At start a replica opens its AWS clients once, opens its outbox (publishing whatever a previous
+run left), creates its own queue for ``ModelPublished``, and tries to load the champion; it
+answers ``/readyz`` with 200 only once a model is loaded. At stop (SIGTERM/SIGINT) uvicorn
+finishes the requests in flight, then the lifespan stops the background tasks, drains the outbox
+for up to ``TOXIC_DRAIN_SECONDS`` and removes the replica's queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import uvicorn
+from fastapi import FastAPI
+
+from contracts import ModelPublished, Source
+from services.api.app import build_app
+from services.api.deps import Access, ApiContext
+from services.api.keys import KeyRing
+from services.api.keystore import DynamoKeyStore
+from services.api.metrics import ApiMetrics
+from services.api.moderation import ModerationPolicy
+from services.api.outbox import Outbox
+from services.api.ratelimit import RateLimiter
+from services.api.repository import DynamoPredictions, DynamoReviews, Examples
+from services.api.service import CommentService
+from services.api.serving import ModelReloader, ModelSlot, ServingModel
+from services.api.settings import ApiSettings
+from shared.artifacts import ArtifactStore
+from shared.aws import AwsClients, open_clients
+from shared.bus import Consumer, SqsQueue
+from shared.errors import ConfigurationError
+from shared.infra import InfraSpec
+from shared.infra.messaging import find_queue
+from shared.infra.replicas import (
+    DEFAULT_HEARTBEAT_INTERVAL_SECONDS,
+    create_replica_queue,
+    heartbeat,
+    remove_replica_queue,
+)
+from shared.logs import bound, configure_logging, get_logger
+from shared.worker import default_instance, open_publisher
+
+__all__ = ["create_app", "default_outbox_path", "main", "wire"]
+
+log = get_logger(__name__)
+
+SERVICE = "api"
+
+
+def default_outbox_path(settings: ApiSettings) -> Path:
+    """A path that stays the same across restarts of this replica (same prefix and port)."""
+    if settings.outbox_path is not None:
+        return settings.outbox_path
+    state = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    return state / "toxic" / f"{settings.prefix}-api-{settings.port}.outbox.sqlite3"
+
+
+def _policy(settings: ApiSettings) -> ModerationPolicy:
+    return ModerationPolicy(
+        reject_at=settings.reject_at,
+        allow_at=settings.allow_at,
+        high_priority_at=settings.high_priority_at,
+        medium_priority_at=settings.medium_priority_at,
+    )
+
+
+@contextlib.asynccontextmanager
+async def wire(
+    settings: ApiSettings, clients: AwsClients, metrics: ApiMetrics, instance: str
+) -> AsyncIterator[ApiContext]:
+    """Every part of a running replica, built from real adapters; stopped in reverse on exit."""
+    spec = InfraSpec.for_prefix(settings.prefix)
+    publisher = await open_publisher(clients, spec)
+    dead_letter_url = await find_queue(clients.sqs, spec.api_dead_letter_queue.name)
+    if dead_letter_url is None:
+        raise ConfigurationError(
+            f"queue {spec.api_dead_letter_queue.name} does not exist; run `toxic infra ensure`"
+        )
+    store = ArtifactStore(clients.s3, spec.bucket.name)
+    slot = ModelSlot()
+
+    def swapped(model: ServingModel) -> None:
+        metrics.model_info.clear()
+        metrics.model_info.labels(model.version).set(1)
+        metrics.model_loads.inc()
+        metrics.swap_seconds.set(reloader.stats.last_swap_seconds or 0.0)
+
+    reloader = ModelReloader(store, slot, on_swap=swapped)
+    outbox = Outbox(default_outbox_path(settings), publisher, capacity=settings.outbox_capacity)
+    ring = KeyRing(
+        DynamoKeyStore(clients.dynamodb, spec.table("api-keys").name),
+        ttl_seconds=settings.key_cache_seconds,
+    )
+    limiter = (
+        RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+        if settings.rate_limit_per_second > 0
+        else None
+    )
+    service = CommentService(
+        slot,
+        _policy(settings),
+        outbox,
+        DynamoPredictions(clients.dynamodb, spec.table("predictions").name),
+        Source(service=SERVICE, instance=instance),
+        explain_top=settings.explain_top,
+    )
+    context = ApiContext(
+        settings=settings,
+        slot=slot,
+        service=service,
+        reloader=reloader,
+        reviews=DynamoReviews(clients.dynamodb, spec.table("reviews").name),
+        examples=Examples(store),
+        access=Access(
+            ring, limiter, require_client_key=settings.require_client_key, metrics=metrics
+        ),
+        metrics=metrics,
+        outbox=outbox,
+    )
+
+    async def on_published(event: ModelPublished) -> None:
+        log.info("model_published_received", model_version=event.model_version)
+        await reloader.reconcile(force=True)
+
+    replica = await create_replica_queue(clients, spec, instance)
+    queue = SqsQueue(clients.sqs, name=replica.name, url=replica.url, dlq_url=dead_letter_url)
+    consumer = Consumer(
+        queue,
+        {"ModelPublished": [on_published]},
+        concurrency=1,
+        wait_seconds=20,
+        visibility_timeout=spec.replica_queue(instance).visibility_timeout_seconds,
+        shutdown_grace=30.0,
+    )
+
+    async def beat() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=DEFAULT_HEARTBEAT_INTERVAL_SECONDS)
+            if not stop.is_set():
+                try:
+                    await heartbeat(clients, replica)
+                except Exception as exc:  # a missed beat is harmless; gc waits ten
+                    log.warning("heartbeat_failed", error=str(exc))
+
+    stop = asyncio.Event()
+    outbox.start()
+    await reloader.reconcile()
+    tasks = [
+        asyncio.create_task(consumer.run(stop), name="model-events"),
+        asyncio.create_task(reloader.run(settings.reconcile_seconds, stop), name="reconcile"),
+        asyncio.create_task(beat(), name="heartbeat"),
+    ]
+    log.info(
+        "api_started",
+        model_version=slot.current.version if slot.current else None,
+        queue=replica.name,
+        outbox_depth=outbox.depth,
+    )
+    try:
+        yield context
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        left = await outbox.close(settings.drain_seconds)
+        try:
+            await remove_replica_queue(clients, replica)
+        except Exception as exc:  # gc removes it later by its stale heartbeat
+            log.warning("replica_queue_not_removed", queue=replica.name, error=str(exc))
+        log.info("api_stopped", outbox_left=left)
+
+
+def create_app(settings: ApiSettings, instance: str | None = None) -> FastAPI:
+    """The application with a lifespan that wires real adapters from ``settings``."""
+    metrics = ApiMetrics()
+    name = instance or settings.instance or default_instance()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        with bound(service=SERVICE, instance=name):
+            async with (
+                open_clients(settings) as clients,
+                wire(settings, clients, metrics, name) as context,
+            ):
+                app.state.context = context
+                yield
+
+    return build_app(settings, metrics, lifespan)
+
+
+def main() -> None:
+    configure_logging()
+    settings = ApiSettings()
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        access_log=False,  # ours names route templates only (services.api.metrics)
+        log_config=None,
+        lifespan="on",
+        timeout_graceful_shutdown=30,
+        server_header=False,
+    )
+    uvicorn.Server(config).run()
