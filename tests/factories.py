@@ -31,6 +31,7 @@ from contracts import (
     LabelMetrics,
     ModelPublished,
     ModelRejected,
+    ModeratorAction,
     PredictionMade,
     RetrainReason,
     RetrainRequested,
@@ -220,3 +221,18 @@ def body_with(event: Envelope, **changes: Any) -> str:
         else:
             body[key] = value
     return json.dumps(body)
+
+
+def moderator_decision(prediction: PredictionMade, **overrides: Any) -> FeedbackGiven:
+    """A moderator removing a queued comment as toxic; ``moderator_action`` etc. can be changed."""
+    fields: dict[str, Any] = _envelope("api") | {
+        "prediction_id": prediction.prediction_id,
+        "model_version": prediction.model_version,
+        "true_labels": {Label.TOXIC: True},
+        "feedback_source": FeedbackSource.MODERATOR,
+        "moderator_action": ModeratorAction.REMOVE,
+    }
+    return FeedbackGiven(**(fields | overrides))
+
+
+__all__ += ["moderator_decision"]
