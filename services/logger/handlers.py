@@ -6,8 +6,9 @@ event alone, so the write's own condition is the marker (see ``repository``). Th
 call per effect instead of three (begin, write, complete), never expires as markers do, and heals
 a half-handled message: if the prediction was written and the review was not, the redelivery
 finds the first done and does the second. The condition on the review item also holds where a
-marker could not help: a redelivered ``PredictionMade`` never turns a resolved review back to
-pending, since the review is only ever created when absent.
+marker would not: after the marker's 14 days, or for one prediction published under two event
+ids, a ``PredictionMade`` still never turns a resolved review back to pending, since the review
+is only ever created when absent.
 
 A moderator's decision resolves the review item of its prediction. ``resolved_by`` names the
 process that published the decision (``<service>/<instance>`` of the envelope's ``source``):
