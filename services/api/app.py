@@ -11,7 +11,7 @@ from contextlib import AbstractAsyncContextManager
 
 from fastapi import FastAPI
 
-from services.api import native, ops
+from services.api import discovery, native, ops, perspective
 from services.api.errors import BodyLimitMiddleware, install_error_handlers
 from services.api.metrics import ApiMetrics, MetricsMiddleware
 from services.api.settings import ApiSettings
@@ -39,6 +39,8 @@ def build_app(
     )
     app.include_router(native.router)
     app.include_router(ops.router)
+    app.include_router(perspective.router)
+    app.include_router(discovery.router)
     install_error_handlers(app)
     # Outermost first at run time: metrics see every answer, including a refused body.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
