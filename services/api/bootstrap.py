@@ -88,7 +88,6 @@ async def wire(
     def swapped(model: ServingModel) -> None:
         metrics.model_info.clear()
         metrics.model_info.labels(model.version).set(1)
-        metrics.model_loads.inc()
         metrics.swap_seconds.set(reloader.stats.last_swap_seconds or 0.0)
 
     reloader = ModelReloader(store, slot, on_swap=swapped)

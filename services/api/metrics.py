@@ -41,16 +41,17 @@ class ApiMetrics:
         self.model_info = Gauge(
             "toxic_api_model_info", "The serving model (value 1).", ("version",), registry=r
         )
-        self.model_loads = Counter(
-            "toxic_api_model_loads_total", "Models loaded and swapped in.", registry=r
+        # Mirrors of the reloader's and the outbox's own counts, set at each scrape.
+        self.model_loads = Gauge(
+            "toxic_api_model_loads", "Models loaded and swapped in.", registry=r
         )
-        self.model_refusals = Counter(
-            "toxic_api_model_refusals_total",
+        self.model_refusals = Gauge(
+            "toxic_api_model_refusals",
             "Model files refused (wrong sha256, untrusted types, not a model).",
             registry=r,
         )
-        self.model_failures = Counter(
-            "toxic_api_model_load_failures_total",
+        self.model_failures = Gauge(
+            "toxic_api_model_load_failures",
             "Failed attempts to read the pointer or a model (storage errors).",
             registry=r,
         )

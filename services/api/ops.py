@@ -54,7 +54,10 @@ async def readyz(context: Ctx) -> JSONResponse:
 @router.get("/metrics", include_in_schema=False)
 async def metrics(context: Ctx) -> Response:
     """Prometheus metrics."""
-    m, stats = context.metrics, context.outbox.stats
+    m, stats, reload = context.metrics, context.outbox.stats, context.reloader.stats
+    m.model_loads.set(reload.loads)
+    m.model_refusals.set(reload.refusals)
+    m.model_failures.set(reload.failures)
     m.outbox_depth.set(stats.depth)
     m.events_published.set(stats.published)
     m.publish_failures.set(stats.publish_failures)
