@@ -96,7 +96,7 @@ async def test_a_scored_comment_becomes_a_dynamodb_row(
     processes: Start,
     tmp_path: Path,
 ) -> None:
-    replica, _ = start_api(processes, aws_settings, tmp_path)
+    replica, api = start_api(processes, aws_settings, tmp_path)
     start_logger(processes, aws_settings)
     async with httpx.AsyncClient(base_url=replica.url) as http:
         kept = (await http.post("/v1/predict", json={"text": "you are a fool"})).json()
@@ -115,6 +115,10 @@ async def test_a_scored_comment_becomes_a_dynamodb_row(
     )
     assert hidden.text is None
     assert hidden.text_length == len("my secret")
+    log = api.log()
+    assert '"route": "/v1/predict"' in log
+    assert "you are a fool" not in log
+    assert "my secret" not in log
 
 
 async def test_a_review_item_leaves_the_queue_after_a_moderators_action(
