@@ -273,8 +273,9 @@ async def analyze(
     labels = attribute_labels(requested, drop_unknown=body.drop_unsupported_attributes)
     if not labels:
         raise ApiError(400, f"None of the requested attributes is supported: {_supported()}")
-    for name in labels:
-        score_type = (requested[name] or AttributeParameters()).score_type
+    params = {name: requested[name] or AttributeParameters() for name in labels}
+    for name, options in params.items():
+        score_type = options.score_type
         if score_type is not None and score_type.upper() not in _PROBABILITY_TYPES:
             raise ApiError(
                 400, f"Attribute {name} does not support score type {score_type}: PROBABILITY only"
@@ -293,7 +294,7 @@ async def analyze(
     scores: dict[str, AttributeScores] = {}
     for name, label in labels.items():
         value = result.scores[label]
-        if passes_threshold(value, (requested[name] or AttributeParameters()).score_threshold):
+        if passes_threshold(value, params[name].score_threshold):
             scores[name] = AttributeScores(
                 span_scores=spans.get(label), summary_score=_probability(value)
             )
