@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 from typing import Any, Final
 
+from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -126,6 +127,11 @@ def install_error_handlers(app: FastAPI, *, invalid_status: int = 422) -> None:
         log.error("request_failed", error_type=type(exc).__name__, error=str(exc))
         return error_response(503, "the service cannot answer right now", retry_after=1)
 
+    async def on_storage(_: Request, exc: Exception) -> JSONResponse:
+        # DynamoDB or S3 failed after botocore's own retries: the caller may try again.
+        log.warning("storage_unavailable", error_type=type(exc).__name__, error=str(exc))
+        return error_response(503, "storage is unavailable right now; retry later", retry_after=2)
+
     async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected_error", error_type=type(exc).__name__)
         return error_response(500, "internal error; it has been logged")
@@ -135,6 +141,8 @@ def install_error_handlers(app: FastAPI, *, invalid_status: int = 422) -> None:
     app.add_exception_handler(HTTPException, on_http)
     app.add_exception_handler(NotFoundError, on_not_found)
     app.add_exception_handler(PlatformError, on_platform)
+    app.add_exception_handler(BotoCoreError, on_storage)
+    app.add_exception_handler(ClientError, on_storage)
     app.add_exception_handler(Exception, on_unexpected)
 
 

@@ -104,6 +104,11 @@ class MetricsMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                version = _model_version_of(scope)
+                if version is not None:
+                    headers = list(message.get("headers", []))
+                    headers.append((b"x-model-version", version.encode()))
+                    message = {**message, "headers": headers}
             await send(message)
 
         try:
@@ -120,6 +125,14 @@ class MetricsMiddleware:
                     status=status,
                     ms=round(elapsed * 1000, 3),
                 )
+
+
+def _model_version_of(scope: Scope) -> str | None:
+    """The version the replica serves now (every response names it in ``X-Model-Version``)."""
+    context = getattr(getattr(scope.get("app"), "state", None), "context", None)
+    serving = getattr(getattr(context, "slot", None), "current", None)
+    version = getattr(serving, "version", None)
+    return version if isinstance(version, str) else None
 
 
 def _route_of(scope: Scope) -> str:

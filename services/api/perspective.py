@@ -23,6 +23,7 @@ from contracts import LABELS, Channel, Label
 from services.api.deps import Client, Ctx
 from services.api.errors import ApiError
 from services.api.service import Comment, CommentService
+from services.api.serving import ServingModel
 
 __all__ = [
     "ATTRIBUTES",
@@ -244,10 +245,10 @@ def _probability(value: float) -> Score:
 
 
 async def _span_scores(
-    service: CommentService, text: str, labels: Iterable[Label]
+    service: CommentService, serving: ServingModel, text: str, labels: Iterable[Label]
 ) -> dict[Label, list[SpanScore]]:
     spans = sentence_spans(text)
-    _, rows = await service.probabilities([text[begin:end] for begin, end in spans])
+    _, rows = await service.probabilities([text[begin:end] for begin, end in spans], serving)
     return {
         label: [
             SpanScore(begin=begin, end=end, score=_probability(float(row[LABELS.index(label)])))
@@ -282,12 +283,14 @@ async def analyze(
             )
     languages = check_languages(body.languages, next(iter(labels)))
     comment = Comment(text, _context_text(body.context, limit), store=not body.do_not_store)
+    # One model for the summary and the spans, even if a swap lands in between.
+    serving = context.slot.require()
     [result] = await context.service.score(
-        [comment], Channel.PERSPECTIVE, correlation_id=_correlation(request)
+        [comment], Channel.PERSPECTIVE, correlation_id=_correlation(request), serving=serving
     )
     context.metrics.comments.labels(Channel.PERSPECTIVE.value).inc()
     spans = (
-        await _span_scores(context.service, text, set(labels.values()))
+        await _span_scores(context.service, serving, text, set(labels.values()))
         if body.span_annotations
         else {}
     )

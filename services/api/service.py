@@ -124,9 +124,11 @@ class CommentService:
 
     # --- scoring ------------------------------------------------------------------------------
 
-    async def probabilities(self, texts: Sequence[str]) -> tuple[ServingModel, np.ndarray]:
-        """The serving model and its probabilities for ``texts`` (rows in LABELS order)."""
-        serving = self.slot.require()
+    async def probabilities(
+        self, texts: Sequence[str], serving: ServingModel | None = None
+    ) -> tuple[ServingModel, np.ndarray]:
+        """The model (``serving`` or the current one) and its probabilities for ``texts``."""
+        serving = serving or self.slot.require()
         if len(texts) <= _INLINE_BATCH:
             return serving, serving.model.predict_proba(texts)
         return serving, await asyncio.to_thread(serving.model.predict_proba, texts)
@@ -138,10 +140,14 @@ class CommentService:
         *,
         explain: bool = False,
         correlation_id: str | None = None,
+        serving: ServingModel | None = None,
     ) -> list[Scored]:
-        """Score ``comments``, publish one ``PredictionMade`` each; all or none are accepted."""
+        """Score ``comments``, publish one ``PredictionMade`` each; all or none are accepted.
+
+        ``serving`` pins the model (a caller that scores more with it, such as sentence spans).
+        """
         started = time.perf_counter()
-        serving, probabilities = await self.probabilities([c.text for c in comments])
+        serving, probabilities = await self.probabilities([c.text for c in comments], serving)
         thresholds = serving.model.thresholds
         results: list[Scored] = []
         for comment, row in zip(comments, probabilities.tolist(), strict=True):

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
+from botocore.exceptions import ClientError
 
 from contracts import (
     LABELS,
@@ -27,6 +28,7 @@ from services.api.keystore import InMemoryKeyStore
 from services.api.moderation import ModerationPolicy
 from services.api.outbox import OutboxFull
 from services.api.ratelimit import RateLimiter
+from services.api.repository import ReviewStats
 from services.api.service import CommentService, KnownPrediction
 from shared.items import ReviewItem
 from tests.harness.api_context import (
@@ -365,3 +367,28 @@ def test_moderation_confidence_is_zero_on_a_threshold_and_one_far_from_it() -> N
     assert policy.decide({**scores, Label.TOXIC: 1.0}).confidence == 1.0
     assert policy.decide({**scores, Label.TOXIC: 0.9}).confidence == 0.0
     assert policy.decide({**scores, Label.TOXIC: 0.5}).confidence == 1.0
+
+
+async def test_every_response_names_the_serving_model_version() -> None:
+    context, _ = fake_context()
+    async with api_client(context) as http:
+        scored = await http.post("/v1/predict", json={"text": "hello"})
+        refused = await http.post("/v1/predict", json={"text": ""})
+        alive = await http.get("/healthz")
+    assert {r.headers["x-model-version"] for r in (scored, refused, alive)} == {"test-1"}
+
+
+class BrokenReviews(InMemoryReviews):
+    async def stats(self) -> ReviewStats:
+        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "boom"}}, "Query")
+
+
+async def test_a_storage_failure_is_a_503_not_a_500() -> None:
+    keys = InMemoryKeyStore()
+    moderator = {"X-API-Key": await create_key(keys, Role.MODERATOR, "m")}
+    context, _ = fake_context(keys=keys, reviews=BrokenReviews())
+    async with api_client(context) as http:
+        response = await http.get("/v1/reviews/stats", headers=moderator)
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "2"
+    assert "boom" not in response.text
