@@ -69,7 +69,7 @@ class ModerationPolicy:
         return Moderation(
             Decision.REVIEW,
             confidence,
-            f"review ({priority.value} priority): {_named(ranked, drivers)} between "
+            f"review ({priority} priority): {_named(ranked, drivers)} between "
             f"{self.allow_at:g} and {self.reject_at:g}",
             priority=priority,
             drivers=drivers,
@@ -83,7 +83,7 @@ def _share(distance: float, span: float) -> float:
 
 
 def _pair(item: tuple[Label, float]) -> str:
-    return f"{item[0].value} {item[1]:.2f}"
+    return f"{item[0]} {item[1]:.2f}"
 
 
 def _named(ranked: list[tuple[Label, float]], drivers: tuple[Label, ...]) -> str:
