@@ -12,11 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import uvicorn
+from botocore.exceptions import BotoCoreError
 from fastapi import FastAPI
+from pydantic import ValidationError
 
 from contracts import ModelPublished, Source
 from services.api.app import build_app
@@ -46,7 +49,7 @@ from shared.infra.replicas import (
 from shared.logs import bound, configure_logging, get_logger
 from shared.worker import default_instance, open_publisher
 
-__all__ = ["create_app", "default_outbox_path", "main", "wire"]
+__all__ = ["create_app", "default_outbox_path", "main", "preflight", "wire"]
 
 log = get_logger(__name__)
 
@@ -193,9 +196,30 @@ def create_app(settings: ApiSettings, instance: str | None = None) -> FastAPI:
     return build_app(settings, metrics, lifespan)
 
 
+async def preflight(settings: ApiSettings) -> None:
+    """Fail before listening, with one clear message, when the deployment is not there."""
+    spec = InfraSpec.for_prefix(settings.prefix)
+    async with open_clients(settings) as clients:
+        await open_publisher(clients, spec)
+        if await find_queue(clients.sqs, spec.api_dead_letter_queue.name) is None:
+            raise ConfigurationError(
+                f"queue {spec.api_dead_letter_queue.name} does not exist;"
+                " run `toxic infra ensure` first"
+            )
+
+
 def main() -> None:
+    """Entry point of `toxic serve api`."""
     configure_logging()
-    settings = ApiSettings()
+    try:
+        settings = ApiSettings()
+        asyncio.run(preflight(settings))
+    except (ConfigurationError, ValidationError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except BotoCoreError as exc:
+        print(f"error: cannot reach AWS ({exc})", file=sys.stderr)
+        raise SystemExit(1) from None
     app = create_app(settings)
     config = uvicorn.Config(
         app,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -309,3 +311,20 @@ async def test_with_the_bus_cut_scoring_continues_and_every_prediction_is_stored
     scan = await clients.dynamodb.scan(TableName=deployment.table("predictions").name)
     stored = [item["prediction_id"]["S"] for item in scan["Items"]]
     assert sorted(stored) == sorted(ids)
+
+
+def test_without_the_infrastructure_the_api_refuses_to_start_with_one_clear_line(
+    aws_settings: AwsSettings, tmp_path: Path
+) -> None:
+    _, env = api_env(aws_settings, tmp_path)
+    result = subprocess.run(
+        toxic_command("serve", "api"),
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert f"topic {aws_settings.prefix}-events does not exist" in result.stderr
+    assert "Traceback" not in result.stderr
