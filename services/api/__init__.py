@@ -1,1 +1,1 @@
-"""The API service: scores comments (native and Perspective-compatible), takes feedback and review decisions."""
+"""The API service: scores comments (native and Perspective-compatible), takes feedback."""
