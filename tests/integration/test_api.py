@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Awaitable, Callable
@@ -328,3 +329,39 @@ def test_without_the_infrastructure_the_api_refuses_to_start_with_one_clear_line
     assert result.returncode == 1
     assert f"topic {aws_settings.prefix}-events does not exist" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def test_events_left_at_a_graceful_stop_are_delivered_by_the_next_start(
+    store: ArtifactStore,
+    deployment: InfraSpec,
+    clients: AwsClients,
+    aws_settings: AwsSettings,
+    processes: Start,
+    bus_proxy: TcpProxy,
+    tmp_path: Path,
+) -> None:
+    replica, env = api_env(aws_settings, tmp_path, "api-1", drain_seconds="1")
+    env.update({"AWS_ENDPOINT_URL_SNS": bus_proxy.url, "AWS_MAX_ATTEMPTS": "1"})
+    ready = http_ready(f"{replica.url}/readyz")
+    first = processes("api-1", toxic_command("serve", "api"), env=env, ready=ready, timeout=60)
+    bus_proxy.cut()
+    async with httpx.AsyncClient(base_url=replica.url) as http:
+        ids = [
+            (await http.post("/v1/predict", json={"text": f"left behind {n}"})).json()[
+                "prediction_id"
+            ]
+            for n in range(5)
+        ]
+    first.signal(signal.SIGTERM)
+    first.wait(30)
+    assert '"outbox_left": 5' in first.log()
+
+    bus_proxy.restore()
+    start_logger(processes, aws_settings)
+    processes("api-1b", toxic_command("serve", "api"), env=env, ready=ready, timeout=60)
+
+    async def all_stored() -> bool:
+        rows = [await stored_prediction(clients, deployment, i) for i in ids]
+        return all(row is not None for row in rows)
+
+    await eventually(all_stored, "the left events stored after the restart", timeout=30)
