@@ -5,8 +5,9 @@
 
 A key travels in ``X-API-Key``, ``Authorization: Bearer``, ``X-Goog-Api-Key`` or, as Perspective
 clients send it, the ``key`` query parameter. Moderator and admin routes always need a key of that
-role or above; client routes need one only when ``TOXIC_REQUIRE_CLIENT_KEY`` is set, but a key
-that is sent must be valid. The rate limit counts per key, or per client address without one, in
+role or above; client routes need one only when ``TOXIC_REQUIRE_CLIENT_KEY`` is set, and
+otherwise treat a key they do not know as no key (a Perspective client keeps sending its Google
+key after switching). The rate limit counts per key, or per client address without one, in
 this replica only.
 """
 
@@ -19,7 +20,14 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.api.errors import ApiError
-from services.api.keys import ApiKey, AuthenticationError, InsufficientRoleError, KeyRing, Role
+from services.api.keys import (
+    ApiKey,
+    AuthenticationError,
+    InsufficientRoleError,
+    InvalidKeyError,
+    KeyRing,
+    Role,
+)
 from services.api.metrics import ApiMetrics
 from services.api.outbox import Outbox
 from services.api.ratelimit import RateLimiter
@@ -84,7 +92,7 @@ class Access:
         secret = _secret_of(request)
         try:
             if role is Role.CLIENT and not self._require_client_key:
-                key = await self._ring.authenticate(secret)
+                key = await self._anonymous_or(secret)
             else:
                 key = await self._ring.require(secret, role)
         except AuthenticationError as exc:
@@ -105,6 +113,17 @@ class Access:
                     retry_after=wait,
                 )
         return key
+
+    async def _anonymous_or(self, secret: str | None) -> ApiKey | None:
+        """The caller's key where keys are optional; a key we do not know counts as none.
+
+        A Perspective client that switches by URL still sends its Google key in ``?key=``;
+        refusing it would break the switch, and it gains nothing a caller without a key lacks.
+        """
+        try:
+            return await self._ring.authenticate(secret)
+        except InvalidKeyError:
+            return None
 
 
 def _requires(role: Role) -> Callable[[Request, ApiContext], Awaitable[ApiKey | None]]:

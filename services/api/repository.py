@@ -6,6 +6,7 @@ events, never table writes, so one service owns each table.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import gzip
 import io
@@ -191,16 +192,18 @@ class Examples:
     def __init__(self, store: ArtifactStore, rng: random.Random | None = None) -> None:
         self._store = store
         self._rng = rng or random.Random()  # noqa: S311 - choosing an example, not a secret
+        self._lock = asyncio.Lock()
         self._digest: str | None = None
         self._rows: list[tuple[str, dict[Label, bool]]] = []
 
     async def random(self, dataset_key: str | None, digest: str, model_version: str) -> Example:
         if dataset_key is None:
             raise NotFoundError(f"model {model_version} has no training-set snapshot")
-        if self._digest != digest:
-            data = await self._store.get_bytes(dataset_key)
-            self._rows = _read_rows(data)
-            self._digest = digest
+        async with self._lock:  # one download per snapshot, however many ask at once
+            if self._digest != digest:
+                data = await self._store.get_bytes(dataset_key)
+                self._rows = await asyncio.to_thread(_read_rows, data)
+                self._digest = digest
         if not self._rows:
             raise NotFoundError(f"the training-set snapshot of {model_version} has no rows")
         text, labels = self._rng.choice(self._rows)

@@ -392,3 +392,16 @@ async def test_a_storage_failure_is_a_503_not_a_500() -> None:
     assert response.status_code == 503
     assert response.headers["retry-after"] == "2"
     assert "boom" not in response.text
+
+
+async def test_where_keys_are_optional_an_unknown_key_counts_as_none() -> None:
+    keys = InMemoryKeyStore()
+    moderator = await create_key(keys, Role.MODERATOR, "m")
+    context, _ = fake_context(keys=keys)
+    async with api_client(context) as http:
+        google_key = await http.post("/v1/predict?key=AIzaSyNotOurs", json={"text": "hello"})
+        moderated = await http.get("/v1/reviews?key=AIzaSyNotOurs")
+        with_ours = await http.get(f"/v1/reviews?key={moderator}")
+    assert google_key.status_code == 200
+    assert moderated.status_code == 401
+    assert with_ours.status_code == 200
