@@ -52,7 +52,8 @@ class ApiContext:
     outbox: Outbox
 
 
-def _context(request: Request) -> ApiContext:
+# Async, so FastAPI calls it on the event loop rather than in a worker thread per request.
+async def _context(request: Request) -> ApiContext:
     context: ApiContext = request.app.state.context
     return context
 
