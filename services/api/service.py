@@ -51,6 +51,9 @@ __all__ = [
 _INLINE_BATCH = 8
 # Predictions this replica remembers for feedback without asking DynamoDB.
 _RECENT_PREDICTIONS = 100_000
+# A remembered prediction: model version, text (None: not to be stored), flagged labels joined
+# by spaces.
+_Remembered = tuple[str, str | None, str]
 
 
 class InvalidRequestError(PlatformError, ValueError):
@@ -120,7 +123,10 @@ class CommentService:
         self._predictions = predictions
         self._source = source
         self._explain_top = explain_top
-        self._recent: OrderedDict[UUID, KnownPrediction] = OrderedDict()
+        # Keyed by the id's int, values only strings: the cyclic garbage collector skips such
+        # entries, where 100k objects (a KnownPrediction, its dict, its UUID) made each of its
+        # full passes walk them all, stalling the event loop for up to a few hundred ms.
+        self._recent: OrderedDict[int, _Remembered] = OrderedDict()
 
     # --- scoring ------------------------------------------------------------------------------
 
@@ -148,7 +154,7 @@ class CommentService:
         """
         started = time.perf_counter()
         serving, probabilities = await self.probabilities([c.text for c in comments], serving)
-        thresholds = serving.model.thresholds
+        thresholds = serving.model.thresholds.tolist()
         results: list[Scored] = []
         for comment, row in zip(comments, probabilities.tolist(), strict=True):
             scores = dict(zip(LABELS, row, strict=True))
@@ -176,12 +182,12 @@ class CommentService:
         self._sink.put(events)
         for comment, result in zip(comments, results, strict=True):
             self._remember(
-                KnownPrediction(
-                    result.prediction_id,
+                result.prediction_id,
+                (
                     result.model_version,
                     comment.text if comment.store else None,
-                    result.flagged,
-                )
+                    " ".join(result.flagged),
+                ),
             )
         return results
 
@@ -211,16 +217,19 @@ class CommentService:
             correlation_id=correlation_id or uuid4().hex,
         )
 
-    def _remember(self, known: KnownPrediction) -> None:
-        self._recent[known.prediction_id] = known
+    def _remember(self, prediction_id: UUID, remembered: _Remembered) -> None:
+        self._recent[prediction_id.int] = remembered
         if len(self._recent) > _RECENT_PREDICTIONS:
             self._recent.popitem(last=False)
 
     async def known(self, prediction_id: UUID) -> KnownPrediction:
         """The prediction ``prediction_id``, from memory or from what the logger stored."""
-        known = self._recent.get(prediction_id)
-        if known is None:
-            known = await self._predictions.get(prediction_id)
+        remembered = self._recent.get(prediction_id.int)
+        if remembered is not None:
+            version, text, flagged = remembered
+            labels = tuple(Label(name) for name in flagged.split())
+            return KnownPrediction(prediction_id, version, text, labels)
+        known = await self._predictions.get(prediction_id)
         if known is None:
             raise NotFoundError(
                 f"prediction {prediction_id} is not known (yet): feedback needs the id a"
