@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import sys
 from collections.abc import AsyncIterator
@@ -191,6 +192,10 @@ def create_app(settings: ApiSettings, instance: str | None = None) -> FastAPI:
                 wire(settings, clients, metrics, name) as context,
             ):
                 app.state.context = context
+                # What start built lives as long as the process: frozen, it is out of the cyclic
+                # collector's sight, whose full passes over it (~200k objects) otherwise stall
+                # the event loop for ~100 ms every few batch requests.
+                gc.freeze()
                 yield
 
     return build_app(settings, metrics, lifespan)
