@@ -454,7 +454,8 @@ def render(report: Report, options: Options) -> str:
     if report.checks:
         lines += ["", f"{'target (set-up: ' + ALONE + ')':34} {'measured':>12}  {'target':>14}"]
         for c in report.checks:
-            value = f"{c.value:.3g} {c.unit}".strip()
+            number = f"{c.value:,.0f}" if abs(c.value) >= 100 else f"{c.value:.3g}"
+            value = f"{number} {c.unit}".strip()
             verdict = "PASS" if c.passed else "MISS"
             lines.append(f"{c.what:34} {value:>12}  {c.target:>14}  {verdict}")
     return "\n".join([*lines, "", *NOTES])
