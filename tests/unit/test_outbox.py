@@ -100,28 +100,12 @@ async def test_events_that_do_not_fit_raise_outbox_full_and_none_is_stored(tmp_p
     assert outbox.depth == 3
     assert outbox.stats.rejected == 3
     assert outbox.put(some_events(2)) == 2
-    assert outbox.put(stored[:1]) == 0  # already waiting, so it needs no room
     with pytest.raises(OutboxFull):
         outbox.put([factories.retrain_requested()])
     await outbox.close()
     reopened = Outbox(path, FakeBus(), capacity=5)
     assert reopened.depth == 5
     await reopened.close()
-
-
-async def test_duplicate_event_ids_are_stored_and_published_once(tmp_path: Path) -> None:
-    bus = FakeBus()
-    first, second = factories.retrain_requested(), factories.prediction_made()
-    outbox = Outbox(tmp_path / "outbox.db", bus, policy=FAST)
-
-    assert outbox.put([first, first, second]) == 2
-    assert outbox.put([first]) == 0
-    assert outbox.depth == 2
-    outbox.start()
-    await until(lambda: outbox.depth == 0)
-    await outbox.close()
-
-    assert ids(bus.published) == ids([first, second])
 
 
 async def test_a_failing_bus_keeps_the_events_backs_off_and_delivers_them_on_recovery(
