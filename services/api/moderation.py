@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final
 
 from contracts import Decision, Label, ReviewPriority
 
@@ -36,29 +37,28 @@ class ModerationPolicy:
     medium_priority_at: float = 0.5
 
     def decide(self, scores: Mapping[Label, float]) -> Moderation:
-        ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
-        top = ranked[0][1] if ranked else 0.0
+        # Called once per scored comment, so it avoids sorting and enum lookups where it can.
+        top = max(scores.values(), default=0.0)
         if top >= self.reject_at:
-            drivers = tuple(label for label, score in ranked if score >= self.reject_at)
-            confidence = _share(top - self.reject_at, 1.0 - self.reject_at)
+            drivers = _above(scores, self.reject_at, inclusive=True)
             return Moderation(
                 Decision.REJECT,
-                confidence,
-                f"rejected: {_named(ranked, drivers)} at or above {self.reject_at:g}",
-                drivers=drivers[:_REASONS],
+                _share(top - self.reject_at, 1.0 - self.reject_at),
+                f"rejected: {_named(scores, drivers)} at or above {self.reject_at:g}",
+                drivers=drivers,
             )
         if top <= self.allow_at:
-            confidence = _share(self.allow_at - top, self.allow_at)
+            if not scores:
+                return Moderation(Decision.ALLOW, 1.0, "allowed: nothing scored")
+            highest = max(scores, key=scores.__getitem__)
             return Moderation(
                 Decision.ALLOW,
-                confidence,
-                f"allowed: every label at or below {self.allow_at:g} (highest {_pair(ranked[0])})"
-                if ranked
-                else "allowed: nothing scored",
+                _share(self.allow_at - top, self.allow_at),
+                f"allowed: every label at or below {self.allow_at:g}"
+                f" (highest {_named(scores, (highest,))})",
             )
-        drivers = tuple(label for label, score in ranked if score > self.allow_at)[:_REASONS]
+        drivers = _above(scores, self.allow_at, inclusive=False)
         half = (self.reject_at - self.allow_at) / 2
-        confidence = _share(min(top - self.allow_at, self.reject_at - top), half)
         priority = (
             ReviewPriority.HIGH
             if top >= self.high_priority_at
@@ -68,12 +68,20 @@ class ModerationPolicy:
         )
         return Moderation(
             Decision.REVIEW,
-            confidence,
-            f"review ({priority} priority): {_named(ranked, drivers)} between "
+            _share(min(top - self.allow_at, self.reject_at - top), half),
+            f"review ({_PRIORITY[priority]} priority): {_named(scores, drivers)} between "
             f"{self.allow_at:g} and {self.reject_at:g}",
             priority=priority,
             drivers=drivers,
         )
+
+
+def _above(scores: Mapping[Label, float], floor: float, *, inclusive: bool) -> tuple[Label, ...]:
+    """Up to three labels scoring above ``floor`` (or at it), highest first."""
+    chosen = [label for label, p in scores.items() if (p >= floor if inclusive else p > floor)]
+    if len(chosen) > 1:
+        chosen.sort(key=scores.__getitem__, reverse=True)
+    return tuple(chosen[:_REASONS])
 
 
 def _share(distance: float, span: float) -> float:
@@ -82,10 +90,10 @@ def _share(distance: float, span: float) -> float:
     return round(max(0.0, min(1.0, distance / span)), 4)
 
 
-def _pair(item: tuple[Label, float]) -> str:
-    return f"{item[0]} {item[1]:.2f}"
+# Formatting an enum member goes through Python code in Enum.__format__; a dict lookup does not.
+_NAME: Final = {label: label.value for label in Label}
+_PRIORITY: Final = {priority: priority.value for priority in ReviewPriority}
 
 
-def _named(ranked: list[tuple[Label, float]], drivers: tuple[Label, ...]) -> str:
-    chosen = [item for item in ranked if item[0] in drivers][:_REASONS]
-    return ", ".join(_pair(item) for item in chosen)
+def _named(scores: Mapping[Label, float], labels: tuple[Label, ...]) -> str:
+    return ", ".join(f"{_NAME[label]} {scores[label]:.2f}" for label in labels)

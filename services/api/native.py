@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel
 
 from contracts import LABELS, Channel, Label, ReviewPriority
 from services.api import schemas
@@ -59,10 +60,19 @@ def _correlation(request: Request) -> str | None:
     return value[:128] if value and value.strip() else None
 
 
-@router.post("/predict", response_model_exclude_none=True)
+def json_response(model: BaseModel) -> Response:
+    """``model`` as JSON by pydantic's serializer, skipping FastAPI's re-validation and encoder.
+
+    The scoring routes return models they have just built; FastAPI would validate them again
+    and walk them with ``jsonable_encoder``, which for a batch of 1,000 costs more than scoring.
+    """
+    return Response(model.model_dump_json(exclude_none=True), media_type="application/json")
+
+
+@router.post("/predict", response_model=schemas.Prediction, response_model_exclude_none=True)
 async def predict(
     body: schemas.PredictRequest, context: Ctx, _: Client, request: Request
-) -> schemas.Prediction:
+) -> Response:
     """Score one comment: scores per label, flagged labels and the moderation decision."""
     limit = context.settings.max_text_chars
     check_text(body.text, limit)
@@ -73,13 +83,15 @@ async def predict(
         [comment], Channel.NATIVE, explain=body.explain, correlation_id=_correlation(request)
     )
     context.metrics.comments.labels(Channel.NATIVE.value).inc()
-    return prediction(result)
+    return json_response(prediction(result))
 
 
-@router.post("/predict/batch", response_model_exclude_none=True)
+@router.post(
+    "/predict/batch", response_model=schemas.BatchResponse, response_model_exclude_none=True
+)
 async def predict_batch(
     body: schemas.BatchRequest, context: Ctx, _: Client, request: Request
-) -> schemas.BatchResponse:
+) -> Response:
     """Score up to TOXIC_MAX_BATCH comments in one call; one prediction id each."""
     most = context.settings.max_batch
     if not body.texts:
@@ -96,10 +108,12 @@ async def predict_batch(
         comments, Channel.BATCH, correlation_id=_correlation(request)
     )
     context.metrics.comments.labels(Channel.BATCH.value).inc(len(results))
-    return schemas.BatchResponse(
-        model_version=results[0].model_version,
-        count=len(results),
-        predictions=[prediction(r) for r in results],
+    return json_response(
+        schemas.BatchResponse(
+            model_version=results[0].model_version,
+            count=len(results),
+            predictions=[prediction(r) for r in results],
+        )
     )
 
 

@@ -175,8 +175,10 @@ class CommentService:
                 )
             )
         latency_ms = (time.perf_counter() - started) * 1000.0
+        # One request, one correlation id, however many comments it scored.
+        correlation = correlation_id or uuid4().hex
         events = [
-            self._prediction_event(comment, result, channel, latency_ms, correlation_id)
+            self._prediction_event(comment, result, channel, latency_ms, correlation)
             for comment, result in zip(comments, results, strict=True)
         ]
         self._sink.put(events)
@@ -197,7 +199,7 @@ class CommentService:
         result: Scored,
         channel: Channel,
         latency_ms: float,
-        correlation_id: str | None,
+        correlation_id: str,
     ) -> PredictionMade:
         return PredictionMade(
             source=self._source,
@@ -214,7 +216,7 @@ class CommentService:
             channel=channel,
             context=comment.context if comment.store else None,
             user_id=comment.user_id,
-            correlation_id=correlation_id or uuid4().hex,
+            correlation_id=correlation_id,
         )
 
     def _remember(self, prediction_id: UUID, remembered: _Remembered) -> None:

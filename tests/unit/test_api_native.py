@@ -139,6 +139,7 @@ async def test_a_batch_scores_each_comment_and_publishes_one_event_each() -> Non
     events = log.of(PredictionMade)
     assert [e.text for e in events] == texts
     assert {e.channel for e in events} == {Channel.BATCH}
+    assert len({e.correlation_id for e in events}) == 1  # one request, one correlation id
     assert [str(e.prediction_id) for e in events] == [
         p["prediction_id"] for p in body["predictions"]
     ]
