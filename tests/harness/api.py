@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from shared.settings import AwsSettings
 from tests.harness.ports import free_port
+from tests.harness.processes import ServiceProcess, http_ready, toxic_command
 
-__all__ = ["ReplicaConfig", "api_env"]
+__all__ = ["ReplicaConfig", "Start", "api_env", "logger_env", "start_api", "start_logger"]
+
+Start = Callable[..., ServiceProcess]
 
 
 @dataclass(frozen=True)
@@ -39,3 +43,31 @@ def api_env(
         **{f"TOXIC_{key.upper()}": value for key, value in extra.items()},
     }
     return replica, env
+
+
+def start_api(
+    processes: Start, aws: AwsSettings, tmp_path: Path, name: str = "api-1", **extra: str
+) -> tuple[ReplicaConfig, ServiceProcess]:
+    """`toxic serve api` through the ``processes`` fixture, once ``/readyz`` answers 200."""
+    replica, env = api_env(aws, tmp_path, name, **extra)
+    process = processes(
+        name,
+        toxic_command("serve", "api"),
+        env=env,
+        ready=http_ready(f"{replica.url}/readyz"),
+        timeout=60,
+    )
+    return replica, process
+
+
+def logger_env(aws: AwsSettings) -> dict[str, str]:
+    return {
+        "AWS_ENDPOINT_URL": str(aws.endpoint_url),
+        "TOXIC_PREFIX": aws.prefix,
+        "TOXIC_WAIT_TIME_SECONDS": "1",
+    }
+
+
+def start_logger(processes: Start, aws: AwsSettings) -> ServiceProcess:
+    """`toxic serve logger` through the ``processes`` fixture."""
+    return processes("logger", toxic_command("serve", "logger"), env=logger_env(aws))

@@ -7,9 +7,8 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -22,27 +21,13 @@ from shared.infra import InfraSpec
 from shared.items import PredictionItem, ReviewItem, ReviewStatus
 from shared.settings import AwsSettings
 from shared.worker import open_publisher
-from tests.harness.api import ReplicaConfig, api_env
+from tests.harness.api import ReplicaConfig, Start, api_env, start_api, start_logger
 from tests.harness.champion import publish_champion, tiny_model
-from tests.harness.processes import ServiceProcess, http_ready, toxic_command
+from tests.harness.processes import http_ready, toxic_command
 from tests.harness.proxy import TcpProxy
+from tests.harness.waiting import eventually
 
 pytestmark = pytest.mark.integration
-
-T = TypeVar("T")
-Start = Callable[..., ServiceProcess]
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T | None]], what: str, timeout: float = 20.0
-) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = await probe()
-        if found:
-            return found
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -51,33 +36,6 @@ async def store(deployment: InfraSpec, clients: AwsClients) -> ArtifactStore:
     artifacts = ArtifactStore(clients.s3, deployment.bucket.name)
     await publish_champion(artifacts, "v1")
     return artifacts
-
-
-def start_api(
-    processes: Start,
-    aws: AwsSettings,
-    tmp_path: Path,
-    name: str = "api-1",
-    **extra: str,
-) -> tuple[ReplicaConfig, ServiceProcess]:
-    replica, env = api_env(aws, tmp_path, name, **extra)
-    process = processes(
-        name,
-        toxic_command("serve", "api"),
-        env=env,
-        ready=http_ready(f"{replica.url}/readyz"),
-        timeout=60,
-    )
-    return replica, process
-
-
-def start_logger(processes: Start, aws: AwsSettings) -> ServiceProcess:
-    env = {
-        "AWS_ENDPOINT_URL": str(aws.endpoint_url),
-        "TOXIC_PREFIX": aws.prefix,
-        "TOXIC_WAIT_TIME_SECONDS": "1",
-    }
-    return processes("logger", toxic_command("serve", "logger"), env=env)
 
 
 async def stored_prediction(

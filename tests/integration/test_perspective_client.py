@@ -7,10 +7,8 @@ with ``discoveryServiceUrl`` pointing here and the API key as ``developerKey``.
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from googleapiclient import discovery  # type: ignore[import-untyped]
@@ -24,26 +22,11 @@ from shared.aws import AwsClients
 from shared.infra import InfraSpec
 from shared.items import FeedbackItem
 from shared.settings import AwsSettings
-from tests.harness.api import api_env
+from tests.harness.api import Start, start_api, start_logger
 from tests.harness.champion import publish_champion
-from tests.harness.processes import ServiceProcess, http_ready, toxic_command
+from tests.harness.waiting import eventually
 
 pytestmark = pytest.mark.integration
-
-T = TypeVar("T")
-Start = Callable[..., ServiceProcess]
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T | None]], what: str, timeout: float = 20.0
-) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = await probe()
-        if found:
-            return found
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def perspective_client(base_url: str, key: str) -> Any:
@@ -74,23 +57,8 @@ async def test_googles_client_scores_and_suggests_through_the_discovery_document
     key = await create_key(
         DynamoKeyStore(clients.dynamodb, deployment.table("api-keys").name), Role.CLIENT, "p"
     )
-    replica, env = api_env(aws_settings, tmp_path, require_client_key="true")
-    processes(
-        "api",
-        toxic_command("serve", "api"),
-        env=env,
-        ready=http_ready(f"{replica.url}/readyz"),
-        timeout=60,
-    )
-    processes(
-        "logger",
-        toxic_command("serve", "logger"),
-        env={
-            "AWS_ENDPOINT_URL": str(aws_settings.endpoint_url),
-            "TOXIC_PREFIX": aws_settings.prefix,
-            "TOXIC_WAIT_TIME_SECONDS": "1",
-        },
-    )
+    replica, _ = start_api(processes, aws_settings, tmp_path, require_client_key="true")
+    start_logger(processes, aws_settings)
     text = "You are a complete idiot. Thanks for the edit."
 
     def talk() -> tuple[dict[str, Any], dict[str, Any], HttpError]:
