@@ -181,8 +181,8 @@ async def wire(
 
 def create_app(settings: ApiSettings, instance: str | None = None) -> FastAPI:
     """The application with a lifespan that wires real adapters from ``settings``."""
-    metrics = ApiMetrics()
     name = instance or settings.instance or default_instance()
+    metrics = ApiMetrics(instance=name)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -25,7 +25,9 @@ _BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 class ApiMetrics:
     """Every metric the API exposes, in a registry of its own (one per app: tests make many)."""
 
-    def __init__(self) -> None:
+    def __init__(self, instance: str | None = None) -> None:
+        # Named in every access-log line: requests run outside the start-up's bound log context.
+        self.instance = instance
         self.registry = CollectorRegistry()
         r = self.registry
         self.latency = Histogram(
@@ -120,6 +122,8 @@ class MetricsMiddleware:
             if self.access_log_enabled:
                 access_log.info(
                     "request",
+                    service="api",
+                    instance=self.metrics.instance,
                     method=scope["method"],
                     route=route,
                     status=status,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -77,7 +78,10 @@ async def test_a_scored_comment_becomes_a_dynamodb_row(
     assert hidden.text is None
     assert hidden.text_length == len("my secret")
     log = api.log()
-    assert '"route": "/v1/predict"' in log
+    requests = [json.loads(line) for line in log.splitlines() if '"event": "request"' in line]
+    scored = [r for r in requests if r["route"] == "/v1/predict"]
+    assert len(scored) == 2
+    assert {r["instance"] for r in scored} == {"api-1"}
     assert "you are a fool" not in log
     assert "my secret" not in log
 
