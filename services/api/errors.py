@@ -83,7 +83,10 @@ def _location(loc: Sequence[Any]) -> str:
 def _validation_message(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
     errors = exc.errors()
     details = [
-        {"field": _location(e.get("loc", ())), "problem": str(e.get("msg", "invalid"))}
+        {
+            "field": _location(e.get("loc", ())),
+            "problem": str(e.get("msg", "invalid")).removeprefix("Value error, "),
+        }
         for e in errors[:20]
     ]
     if not details:

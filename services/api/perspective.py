@@ -22,6 +22,7 @@ from pydantic.alias_generators import to_camel
 from contracts import LABELS, Channel, Label
 from services.api.deps import Client, Ctx
 from services.api.errors import ApiError
+from services.api.schemas import Unicode
 from services.api.service import Comment, CommentService
 from services.api.serving import ServingModel
 
@@ -61,7 +62,7 @@ class _Message(BaseModel):
 
 
 class TextEntry(_Message):
-    text: str | None = None
+    text: Unicode | None = None
     type: Literal["TEXT_TYPE_UNSPECIFIED", "PLAIN_TEXT", "HTML"] | None = None
 
 

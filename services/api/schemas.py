@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Self
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from contracts import Decision, Label, LabelMetrics, ModeratorAction, ReviewPriority, RowCounts
 from shared.items import ReviewStatus
@@ -30,10 +30,26 @@ __all__ = [
     "ReviewList",
     "ReviewOut",
     "ReviewStatsOut",
+    "Unicode",
 ]
 
-Note = Annotated[str, Field(max_length=2_000)]
-UserId = Annotated[str, Field(min_length=1, max_length=256)]
+
+def _encodable(value: str) -> str:
+    # JSON may carry an unpaired surrogate (\ud800): Python accepts it, but no event, table or
+    # tokenizer can hold it, so it is refused here, with its position, instead of failing later.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"not valid Unicode: an unpaired surrogate at character {exc.start}"
+        ) from None
+    return value
+
+
+Unicode = Annotated[str, AfterValidator(_encodable)]
+"""Text that can be stored: every request field that reaches an event is of this type."""
+Note = Annotated[Unicode, Field(max_length=2_000)]
+UserId = Annotated[Unicode, Field(min_length=1, max_length=256)]
 
 
 class _Request(BaseModel):
@@ -41,8 +57,8 @@ class _Request(BaseModel):
 
 
 class PredictRequest(_Request):
-    text: str = Field(description="The comment (1 to TOXIC_MAX_TEXT_CHARS characters).")
-    context: str | None = Field(
+    text: Unicode = Field(description="The comment (1 to TOXIC_MAX_TEXT_CHARS characters).")
+    context: Unicode | None = Field(
         default=None, description="What the comment replies to; counted in the text limit too."
     )
     user_id: UserId | None = None
@@ -53,7 +69,7 @@ class PredictRequest(_Request):
 
 
 class BatchRequest(_Request):
-    texts: list[str] = Field(description="1 to TOXIC_MAX_BATCH comments, each like `text`.")
+    texts: list[Unicode] = Field(description="1 to TOXIC_MAX_BATCH comments, each like `text`.")
     user_id: UserId | None = None
     do_not_store: bool = False
 

@@ -406,3 +406,36 @@ async def test_where_keys_are_optional_an_unknown_key_counts_as_none() -> None:
     assert google_key.status_code == 200
     assert moderated.status_code == 401
     assert with_ours.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/predict", b'{"text": "abc \\ud800 def"}'),
+        ("/v1/predict", b'{"text": "fine", "context": "\\udfff"}'),
+        ("/v1/predict/batch", b'{"texts": ["fine", "bad \\udc00"]}'),
+        (
+            "/v1alpha1/comments:analyze",
+            b'{"comment": {"text": "x \\ud800"}, "requestedAttributes": {"TOXICITY": {}}}',
+        ),
+    ],
+)
+async def test_an_unpaired_surrogate_is_a_4xx_naming_it_not_a_500(path: str, body: bytes) -> None:
+    context, log = fake_context()
+    async with api_client(context) as http:
+        response = await http.post(path, content=body, headers={"content-type": "application/json"})
+    assert response.status_code in {400, 422}
+    assert "unpaired surrogate" in response.json()["error"]["message"]
+    assert log.events == []
+
+
+async def test_a_paired_surrogate_escape_is_an_ordinary_character() -> None:
+    context, log = fake_context()
+    async with api_client(context) as http:
+        response = await http.post(
+            "/v1/predict",
+            content=b'{"text": "nice \\ud83d\\ude00"}',
+            headers={"content-type": "application/json"},
+        )
+    assert response.status_code == 200
+    assert log.of(PredictionMade)[0].text == "nice \U0001f600"
