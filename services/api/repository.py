@@ -211,6 +211,8 @@ class Examples:
 
 
 def _read_rows(csv_gz: bytes) -> list[tuple[str, dict[Label, bool]]]:
+    # A training comment may be longer than the csv module's default field limit (128 KiB).
+    csv.field_size_limit(max(csv.field_size_limit(), 16 * 1024 * 1024))
     reader = csv.DictReader(io.StringIO(gzip.decompress(csv_gz).decode("utf-8")))
     rows: list[tuple[str, dict[Label, bool]]] = []
     for row in reader:
