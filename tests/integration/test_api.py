@@ -14,8 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
+from contracts import LABELS
 from services.api.keys import Role, create_key
 from services.api.keystore import DynamoKeyStore
+from services.training.data import read_csv
 from shared.artifacts import ArtifactStore
 from shared.aws import AwsClients
 from shared.infra import InfraSpec
@@ -23,7 +25,7 @@ from shared.items import PredictionItem, ReviewItem, ReviewStatus
 from shared.settings import AwsSettings
 from shared.worker import open_publisher
 from tests.harness.api import ReplicaConfig, Start, api_env, start_api, start_logger
-from tests.harness.champion import publish_champion, tiny_model
+from tests.harness.champion import STARTER, publish_champion, tiny_model
 from tests.harness.processes import http_ready, toxic_command
 from tests.harness.proxy import TcpProxy
 from tests.harness.waiting import eventually
@@ -65,6 +67,12 @@ async def test_a_scored_comment_becomes_a_dynamodb_row(
         private = (
             await http.post("/v1/predict", json={"text": "my secret", "do_not_store": True})
         ).json()
+        example = (await http.get("/v1/examples/random")).json()
+        model = (await http.get("/v1/model")).json()
+    starter = read_csv(STARTER)
+    assert example["text"] in starter.texts
+    assert example["model_version"] == model["version"] == "v1"
+    assert set(model["metrics"]) == set(model["thresholds"]) == {label.value for label in LABELS}
 
     row = await eventually(
         lambda: stored_prediction(clients, deployment, kept["prediction_id"]), "the row"
