@@ -35,6 +35,7 @@ app.command("score")(score_command)
 SERVICES: dict[str, str] = {
     "api": "services.api.bootstrap:main",
     "logger": "services.logger.bootstrap:main",
+    "monitoring": "services.monitoring.bootstrap:main",
     "training": "services.training.bootstrap:main",
 }
 

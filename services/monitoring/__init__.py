@@ -1,0 +1,1 @@
+"""The monitoring service: rollups of predictions and feedback, drift, alerts, retraining."""

@@ -1,0 +1,200 @@
+"""What an event adds to the rollups: pure functions, no I/O.
+
+Every event adds to six rollup items: its minute, hour and day bucket (by ``occurred_at``, UTC),
+each for its model version and for all versions together. An item's key is
+
+    pk  <granularity>#<model_version>    minute#7, hour#7, day#7, or minute#* for all versions
+    sk  the bucket's start, UTC          2026-11-30T03:48 / 2026-11-30T03 / 2026-11-30
+
+so a dashboard reads a time range of one granularity with one Query (``pk = minute#*`` and
+``sk BETWEEN``), and text order of ``sk`` is time order.
+
+Counters are flat numeric attributes (DynamoDB's ADD works on top-level numbers without the
+item or a map existing first). Histograms are fixed bins, one counter per bin, counting the
+values in ``(lower, upper]`` (the top-score bins: ``[lower, upper)``, the last one closed):
+
+    predictions, decision_<allow|review|reject>, flagged_<label>, score_sum_<label>,
+    top_score_<i> (i = 0..9, bins of 0.1), latency_ms_le_<edge|inf>, text_length_le_<edge|inf>,
+    feedback, feedback_<user|moderator|perspective>, feedback_unmatched,
+    <tp|fp|fn|tn>_<label>
+
+A feedback's confusion counts compare the labels it judges with what its prediction flagged; a
+moderator's action spells out labels as the training does (``approve``: every label not named is
+false; ``remove``: toxic unless named otherwise).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Final
+
+from contracts import LABELS, FeedbackGiven, Label, ModeratorAction, PredictionMade
+
+__all__ = [
+    "ALL_VERSIONS",
+    "GRANULARITIES",
+    "LATENCY_EDGES_MS",
+    "TEXT_LENGTH_EDGES",
+    "TOP_SCORE_BINS",
+    "BucketKey",
+    "Counters",
+    "Increments",
+    "bucket_keys",
+    "feedback_counters",
+    "feedback_increments",
+    "histogram_counts",
+    "judged_labels",
+    "latency_percentile",
+    "merge",
+    "percentile",
+    "prediction_counters",
+    "prediction_increments",
+]
+
+ALL_VERSIONS: Final = "*"
+# Granularity -> strftime of the bucket's start: fixed width, so text order is time order.
+GRANULARITIES: Final = {"minute": "%Y-%m-%dT%H:%M", "hour": "%Y-%m-%dT%H", "day": "%Y-%m-%d"}
+TOP_SCORE_BINS: Final = 10
+LATENCY_EDGES_MS: Final = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, math.inf)
+TEXT_LENGTH_EDGES: Final = (16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0, math.inf)
+# Score sums keep nine decimals: exact to add, and far from DynamoDB's 38 significant digits.
+_SCORE_QUANTUM: Final = Decimal("1e-9")
+
+Counters = dict[str, Decimal]
+
+
+@dataclass(frozen=True, order=True)
+class BucketKey:
+    """The key of one rollup item."""
+
+    pk: str
+    sk: str
+
+
+Increments = dict[BucketKey, Counters]
+
+
+def bucket_keys(model_version: str, at: datetime) -> list[BucketKey]:
+    """The six items an event at ``at`` adds to: each granularity, its version and all."""
+    moment = at.astimezone(UTC)
+    return [
+        BucketKey(f"{granularity}#{version}", moment.strftime(pattern))
+        for granularity, pattern in GRANULARITIES.items()
+        for version in (model_version, ALL_VERSIONS)
+    ]
+
+
+def _edge_name(edge: float) -> str:
+    return "inf" if math.isinf(edge) else f"{edge:g}"
+
+
+def _bin(value: float, edges: Sequence[float]) -> int:
+    """Index of the first edge at or above ``value``: the bin ``(lower, upper]``."""
+    return next(i for i, edge in enumerate(edges) if value <= edge)
+
+
+def prediction_counters(event: PredictionMade) -> Counters:
+    """What one scored comment adds to each of its items."""
+    one = Decimal(1)
+    counters: Counters = {"predictions": one, f"decision_{event.decision.value}": one}
+    for label in event.flagged:
+        counters[f"flagged_{label.value}"] = one
+    for label, score in event.scores.items():
+        counters[f"score_sum_{label.value}"] = Decimal(repr(score)).quantize(_SCORE_QUANTUM)
+    top = max(event.scores.values(), default=0.0)
+    counters[f"top_score_{min(int(top * TOP_SCORE_BINS), TOP_SCORE_BINS - 1)}"] = one
+    latency = _edge_name(LATENCY_EDGES_MS[_bin(event.latency_ms, LATENCY_EDGES_MS)])
+    counters[f"latency_ms_le_{latency}"] = one
+    length = _edge_name(TEXT_LENGTH_EDGES[_bin(event.text_length, TEXT_LENGTH_EDGES)])
+    counters[f"text_length_le_{length}"] = one
+    return counters
+
+
+def judged_labels(event: FeedbackGiven) -> dict[Label, bool]:
+    """The labels a feedback judges, with a moderator's action spelled out."""
+    labels = dict(event.true_labels)
+    if event.moderator_action is ModeratorAction.APPROVE:
+        for label in LABELS:
+            labels.setdefault(label, False)
+    elif event.moderator_action is ModeratorAction.REMOVE:
+        labels.setdefault(Label.TOXIC, True)
+    return labels
+
+
+def feedback_counters(event: FeedbackGiven, flagged: Iterable[Label] | None) -> Counters:
+    """What one feedback adds; ``flagged`` is its prediction's, None when it has none."""
+    one = Decimal(1)
+    counters: Counters = {"feedback": one, f"feedback_{event.feedback_source.value}": one}
+    if flagged is None:
+        counters["feedback_unmatched"] = one
+        return counters
+    predicted = set(flagged)
+    for label, truth in judged_labels(event).items():
+        cell = ("t" if truth == (label in predicted) else "f") + (
+            "p" if label in predicted else "n"
+        )
+        counters[f"{cell}_{label.value}"] = one
+    return counters
+
+
+def _spread(model_version: str, at: datetime, counters: Counters) -> Increments:
+    return {key: dict(counters) for key in bucket_keys(model_version, at)}
+
+
+def prediction_increments(event: PredictionMade) -> Increments:
+    """The counter increments of a scored comment, per rollup item."""
+    return _spread(event.model_version, event.occurred_at, prediction_counters(event))
+
+
+def feedback_increments(event: FeedbackGiven, flagged: Iterable[Label] | None) -> Increments:
+    """The counter increments of a feedback, per rollup item."""
+    return _spread(event.model_version, event.occurred_at, feedback_counters(event, flagged))
+
+
+def merge(increments: Iterable[Mapping[BucketKey, Mapping[str, Decimal]]]) -> Increments:
+    """The sum of several events' increments, one entry per item and counter."""
+    total: Increments = {}
+    for one in increments:
+        for key, counters in one.items():
+            into = total.setdefault(key, {})
+            for name, delta in counters.items():
+                into[name] = into.get(name, Decimal(0)) + delta
+    return total
+
+
+def histogram_counts(item: Mapping[str, object], prefix: str, edges: Sequence[float]) -> list[int]:
+    """The bin counts of one histogram in a rollup item (absent counters are zero)."""
+    return [int(str(item.get(f"{prefix}{_edge_name(edge)}", 0))) for edge in edges]
+
+
+def percentile(counts: Sequence[int], edges: Sequence[float], q: float) -> float | None:
+    """The ``q``-quantile (0 < q <= 1) of values binned as ``(edges[i-1], edges[i]]``.
+
+    Interpolates linearly inside the bin (the first bin starts at 0); a quantile in the open top
+    bin reads as its lower edge, a lower bound. None when there are no values.
+    """
+    if not 0 < q <= 1:
+        raise ValueError("q must be in (0, 1]")
+    total = sum(counts)
+    if total == 0:
+        return None
+    rank = q * total
+    seen = 0
+    for i, count in enumerate(counts):
+        if count and seen + count >= rank:
+            lower = edges[i - 1] if i else 0.0
+            if math.isinf(edges[i]):
+                return lower
+            return lower + (edges[i] - lower) * (rank - seen) / count
+        seen += count
+    return edges[-2] if math.isinf(edges[-1]) else edges[-1]
+
+
+def latency_percentile(item: Mapping[str, object], q: float) -> float | None:
+    """The ``q``-quantile of latency in ms from a rollup item's latency histogram."""
+    counts = histogram_counts(item, "latency_ms_le_", LATENCY_EDGES_MS)
+    return percentile(counts, LATENCY_EDGES_MS, q)

@@ -1,0 +1,26 @@
+"""The monitoring service's settings."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from shared.settings import ConsumerSettings
+
+__all__ = ["MonitoringSettings"]
+
+
+class MonitoringSettings(ConsumerSettings):
+    """How rollup writes are batched; AWS and the consumer come from the shared base."""
+
+    batch_delay_ms: int = Field(
+        default=50,
+        ge=1,
+        le=5_000,
+        description="Longest an event waits for others to share its rollup transaction.",
+    )
+    batch_items: int = Field(
+        default=100,
+        ge=8,
+        le=100,
+        description="Most items (markers and counter updates) in one rollup transaction.",
+    )
