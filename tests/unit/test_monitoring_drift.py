@@ -207,3 +207,9 @@ def test_report_raises_a_clear_error_for_unalignable_live_edges() -> None:
     odd = Histogram(edges=(0.05, 0.55, 1.05), counts=(100, 100))
     with pytest.raises(EdgeMismatchError):
         drift_report(baseline(), {Label.TOXIC: odd})
+
+
+def test_align_accepts_an_open_ended_last_bin() -> None:
+    baseline_lengths = Histogram(edges=(0.0, 20.0, 100.0, math.inf), counts=(5, 5, 5))
+    live_lengths = Histogram(edges=(0.0, 20.0, 50.0, math.inf), counts=(1, 2, 3))
+    assert align(baseline_lengths, live_lengths) == ((5, 10), (1, 5))
