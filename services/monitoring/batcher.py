@@ -76,7 +76,8 @@ class RollupBatcher:
         """Add the event's increments once; True when counted now, False when counted before."""
         batch = self._open
         if batch is not None and event_id in batch.entries:
-            return await asyncio.shield(batch.entries[event_id][1])
+            await asyncio.shield(batch.entries[event_id][1])
+            return False  # the first delivery counted it (or raised, and so does this one)
         if batch is not None and batch.size_with(increments) > self._max_items:
             self._flush_now(batch)
             batch = None
