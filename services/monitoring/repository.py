@@ -8,13 +8,16 @@ whole transaction and says which items failed their condition; ``commit`` then r
 :class:`AlreadyCounted` naming those events, and nothing was written. Any other cancellation
 (a conflict with a concurrent transaction on a hot item, throttling) is a RetryableError.
 
+Markers expire (TTL) after 14 days, SQS's longest message retention: no copy of an event can
+still be delivered once its marker is gone.
+
 The in-memory fake with the same rules is ``tests/fakes/monitoring_store.py``.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol
 from uuid import UUID
 
@@ -30,7 +33,10 @@ from shared.items import PredictionItem, StoredItem, UtcTime
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
-    from types_aiobotocore_dynamodb.type_defs import TransactWriteItemTypeDef
+    from types_aiobotocore_dynamodb.type_defs import (
+        AttributeValueTypeDef,
+        TransactWriteItemTypeDef,
+    )
 
 __all__ = [
     "MARKER_PREFIX",
@@ -80,7 +86,7 @@ class BaselineItem(StoredItem):
     def sk(self) -> str:
         return "baseline"
 
-    def key(self) -> dict[str, Any]:
+    def key(self) -> dict[str, AttributeValueTypeDef]:
         return {"pk": {"S": self.pk}, "sk": {"S": self.sk}}
 
     @classmethod
@@ -126,7 +132,7 @@ class DynamoMonitoringStore:
         spec: InfraSpec,
         *,
         marker_retention_seconds: int = MARKER_RETENTION_SECONDS,
-        clock: Any = time.time,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._dynamodb = dynamodb
         self._rollups = spec.table("rollups").name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -10,9 +11,14 @@ from typing import Any
 
 import pytest
 
-from contracts import Label
+from contracts import DriftBaseline, Label
 from services.monitoring.batcher import RollupBatcher
-from services.monitoring.repository import AlreadyCounted, DynamoMonitoringStore, marker_key
+from services.monitoring.repository import (
+    AlreadyCounted,
+    BaselineItem,
+    DynamoMonitoringStore,
+    marker_key,
+)
 from services.monitoring.rollups import merge, prediction_increments
 from shared.aws import AwsClients
 from shared.dynamo import from_attribute_map
@@ -141,6 +147,22 @@ async def test_the_flags_of_a_logged_prediction_are_read_back(
     assert await store.prediction_flags(factories.prediction_made().prediction_id) is None
 
 
+async def test_a_versions_baseline_is_stored_once(
+    clients: AwsClients, deployment: InfraSpec, store: DynamoMonitoringStore
+) -> None:
+    first = BaselineItem.from_event(factories.model_published(model_version="12"))
+    again = BaselineItem.from_event(
+        factories.model_published(model_version="12", baseline=factories.drift_baseline(rows=5))
+    )
+
+    assert await store.put_baseline(first) is True
+    assert await store.put_baseline(again) is False
+
+    stored = await rollup(clients, deployment, "baseline#12", "baseline")
+    assert BaselineItem.model_validate(stored) == first
+    assert DriftBaseline.model_validate_json(stored["baseline_json"]).rows == 30
+
+
 @pytest.fixture
 async def monitoring(
     deployment: InfraSpec,
@@ -185,6 +207,43 @@ async def test_the_monitoring_process_counts_published_predictions_once_into_eve
     for pk, sk in [("minute#7", MINUTE), ("hour#7", HOUR), ("hour#*", HOUR), ("day#7", DAY)]:
         assert (await rollup(clients, deployment, pk, sk))["predictions"] == 5
     assert (await rollup(clients, deployment, "day#*", DAY))["latency_ms_le_5"] == 5
+
+
+async def test_feedback_arriving_before_its_prediction_is_logged_counts_once_it_is(
+    clients: AwsClients, deployment: InfraSpec, monitoring: ServiceProcess
+) -> None:
+    prediction = factories.prediction_made(occurred_at=AT, flagged=(Label.TOXIC,))
+    feedback = factories.feedback_given(
+        prediction_id=prediction.prediction_id, occurred_at=AT, true_labels={Label.TOXIC: True}
+    )
+
+    await (await open_publisher(clients, deployment)).publish([feedback])
+    await eventually(
+        lambda: _said(monitoring, "not logged yet"), "a retry", describe=monitoring.log
+    )
+    assert await rollup(clients, deployment, "minute#7", MINUTE) == {}
+    await clients.dynamodb.put_item(
+        TableName=deployment.table("predictions").name,
+        Item=PredictionItem.from_event(prediction, retention_seconds=3600).to_item(),
+    )
+
+    async def confusion() -> dict[str, Any]:
+        item = await rollup(clients, deployment, "minute#7", MINUTE)
+        return item if item.get("tp_toxic") == 1 else {}
+
+    item = await eventually(confusion, "the confusion counts", describe=monitoring.log)
+    assert item["feedback"] == item["feedback_user"] == 1
+
+
+async def test_sigterm_stops_the_monitoring_cleanly(monitoring: ServiceProcess) -> None:
+    monitoring.signal(signal.SIGTERM)
+
+    assert await asyncio.to_thread(monitoring.wait, 30) == 0
+    assert "worker_stopped" in monitoring.log()
+
+
+async def _said(process: ServiceProcess, text: str) -> bool:
+    return text in process.log()
 
 
 async def drained(clients: AwsClients, spec: InfraSpec) -> bool:
