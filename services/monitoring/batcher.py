@@ -17,6 +17,12 @@ Outcomes, per event:
   and the consumer leaves their messages for redelivery. Nothing was written, so nothing is
   counted twice.
 
+One transaction at a time per process: the next batch fills while one commits. Concurrent
+transactions of one process would only conflict with each other on the hot items (DynamoDB
+cancels one with ``TransactionConflict``), and the stand-in does not isolate concurrent
+transactions at all (moto rolls a cancelled one back by restoring whole tables, undoing what a
+concurrent one wrote).
+
 The same event delivered twice into one window joins the entry already waiting: a transaction
 may not name one item twice, and both deliveries are done once the event is counted.
 """
@@ -70,6 +76,7 @@ class RollupBatcher:
         self._sleep = sleep
         self._open: _Batch | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._committing = asyncio.Lock()
         self.transactions = 0
 
     async def count(self, event_id: UUID, increments: Increments) -> bool:
@@ -107,6 +114,10 @@ class RollupBatcher:
         self._flush_now(batch)
 
     async def _commit(self, batch: _Batch) -> None:
+        async with self._committing:
+            await self._commit_serially(batch)
+
+    async def _commit_serially(self, batch: _Batch) -> None:
         entries = dict(batch.entries)
         failures = 0
         while entries:

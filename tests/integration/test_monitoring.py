@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 import pytest
 
@@ -110,20 +111,55 @@ async def test_a_batch_with_a_duplicate_counts_it_once(
     assert (await rollup(clients, deployment, "hour#*", HOUR))["predictions"] == 5
 
 
+class Isolated:
+    """A store whose commits run one at a time across every batcher that shares ``lock``.
+
+    DynamoDB isolates transactions (serializable); moto's server does not: it runs requests on
+    threads and undoes a cancelled transaction by restoring whole tables from a copy taken at its
+    start, which also undoes what a concurrent transaction wrote in between. Competing consumers
+    in one test process get DynamoDB's isolation back from this lock; their batches still
+    interleave and overlap, and the duplicates are still found by moto's conditions.
+    """
+
+    def __init__(self, store: DynamoMonitoringStore, lock: asyncio.Lock) -> None:
+        self._store = store
+        self._lock = lock
+
+    async def commit(self, event_ids: Sequence[UUID], increments: Any) -> None:
+        async with self._lock:
+            await self._store.commit(event_ids, increments)
+
+    async def prediction_flags(self, prediction_id: UUID) -> tuple[Label, ...] | None:
+        return await self._store.prediction_flags(prediction_id)
+
+    async def put_baseline(self, item: BaselineItem) -> bool:
+        return await self._store.put_baseline(item)
+
+
 async def test_competing_batchers_with_overlapping_events_count_each_event_once(
     clients: AwsClients, deployment: InfraSpec
 ) -> None:
-    # Two consumers' batchers, each with its own store, as two processes would have.
-    first = RollupBatcher(DynamoMonitoringStore(clients.dynamodb, deployment), max_delay=0.01)
-    second = RollupBatcher(DynamoMonitoringStore(clients.dynamodb, deployment), max_delay=0.01)
+    # Two consumers' batchers, each with its own store, as two processes would have; small
+    # transactions (14 events each) so that several of each alternate on the same hot items.
+    lock = asyncio.Lock()
+    first, second = (
+        RollupBatcher(
+            Isolated(DynamoMonitoringStore(clients.dynamodb, deployment), lock),
+            max_delay=0.005,
+            max_items=20,
+        )
+        for _ in range(2)
+    )
     events = [factories.prediction_made(occurred_at=AT) for _ in range(60)]
-    # Every event goes to both, in different orders and groupings, as redeliveries would.
-    work = [first.count(e.event_id, prediction_increments(e)) for e in events]
-    work += [second.count(e.event_id, prediction_increments(e)) for e in reversed(events)]
+    # Events 15 to 44 reach both consumers (redeliveries), in opposite orders.
+    work = [first.count(e.event_id, prediction_increments(e)) for e in events[:45]]
+    work += [second.count(e.event_id, prediction_increments(e)) for e in reversed(events[15:])]
 
     outcomes = await asyncio.gather(*work)
 
     assert sum(outcomes) == 60
+    assert first.transactions > 1
+    assert second.transactions > 1
     for pk, sk in [("minute#*", MINUTE), ("hour#7", HOUR), ("day#*", DAY)]:
         item = await rollup(clients, deployment, pk, sk)
         assert item["predictions"] == 60
