@@ -10,13 +10,17 @@ so a dashboard reads a time range of one granularity with one Query (``pk = minu
 ``sk BETWEEN``), and text order of ``sk`` is time order.
 
 Counters are flat numeric attributes (DynamoDB's ADD works on top-level numbers without the
-item or a map existing first). Histograms are fixed bins, one counter per bin, counting the
-values in ``(lower, upper]`` (the top-score bins: ``[lower, upper)``, the last one closed):
+item or a map existing first). Histograms are fixed bins, one counter per bin:
 
     predictions, decision_<allow|review|reject>, flagged_<label>, score_sum_<label>,
-    top_score_<i> (i = 0..9, bins of 0.1), latency_ms_le_<edge|inf>, text_length_le_<edge|inf>,
-    feedback, feedback_<user|moderator|perspective>, feedback_unmatched,
-    <tp|fp|fn|tn>_<label>
+    score_<label>_<i>, top_score_<i>      (i = 0..9: bins of 0.1, as the training baseline's)
+    text_length_<i>                       (the baseline's length bins, TEXT_LENGTH_EDGES)
+    latency_ms_le_<edge|inf>              (values in (lower, edge], for percentiles)
+    feedback, feedback_<user|moderator|perspective>, feedback_unmatched, <tp|fp|fn|tn>_<label>
+
+Score and length bins are the training baseline's (``[lower, upper)``, the last one closed, values
+outside clipped into the outer bins, as numpy's histogram does), so drift compares like with
+like: :func:`histogram` turns an item's counters back into a ``contracts.Histogram``.
 
 A feedback's confusion counts compare the labels it judges with what its prediction flagged; a
 moderator's action spells out labels as the training does (``approve``: every label not named is
@@ -26,28 +30,30 @@ false; ``remove``: toxic unless named otherwise).
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Final
 
-from contracts import LABELS, FeedbackGiven, Label, ModeratorAction, PredictionMade
+from contracts import LABELS, FeedbackGiven, Histogram, Label, ModeratorAction, PredictionMade
 
 __all__ = [
     "ALL_VERSIONS",
     "GRANULARITIES",
     "LATENCY_EDGES_MS",
+    "SCORE_EDGES",
     "TEXT_LENGTH_EDGES",
-    "TOP_SCORE_BINS",
     "BucketKey",
     "Counters",
     "Increments",
     "bucket_keys",
     "feedback_counters",
     "feedback_increments",
-    "histogram_counts",
+    "histogram",
     "judged_labels",
+    "latency_counts",
     "latency_percentile",
     "merge",
     "percentile",
@@ -58,9 +64,10 @@ __all__ = [
 ALL_VERSIONS: Final = "*"
 # Granularity -> strftime of the bucket's start: fixed width, so text order is time order.
 GRANULARITIES: Final = {"minute": "%Y-%m-%dT%H:%M", "hour": "%Y-%m-%dT%H", "day": "%Y-%m-%d"}
-TOP_SCORE_BINS: Final = 10
+SCORE_EDGES: Final = tuple(i / 10 for i in range(11))
+# The training baseline's (services/training/quality.py); services share no code, only contracts.
+TEXT_LENGTH_EDGES: Final = (0.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1e3, 2e3, 5e3, 100_001.0)
 LATENCY_EDGES_MS: Final = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, math.inf)
-TEXT_LENGTH_EDGES: Final = (16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0, math.inf)
 # Score sums keep nine decimals: exact to add, and far from DynamoDB's 38 significant digits.
 _SCORE_QUANTUM: Final = Decimal("1e-9")
 
@@ -92,9 +99,14 @@ def _edge_name(edge: float) -> str:
     return "inf" if math.isinf(edge) else f"{edge:g}"
 
 
-def _bin(value: float, edges: Sequence[float]) -> int:
+def _upper_bin(value: float, edges: Sequence[float]) -> int:
     """Index of the first edge at or above ``value``: the bin ``(lower, upper]``."""
     return next(i for i, edge in enumerate(edges) if value <= edge)
+
+
+def _bin(value: float, edges: Sequence[float]) -> int:
+    """The bin ``[edges[i], edges[i+1])`` of ``value``, the last closed, outliers clipped."""
+    return max(0, min(bisect_right(edges, value) - 1, len(edges) - 2))
 
 
 def prediction_counters(event: PredictionMade) -> Counters:
@@ -105,12 +117,11 @@ def prediction_counters(event: PredictionMade) -> Counters:
         counters[f"flagged_{label.value}"] = one
     for label, score in event.scores.items():
         counters[f"score_sum_{label.value}"] = Decimal(repr(score)).quantize(_SCORE_QUANTUM)
-    top = max(event.scores.values(), default=0.0)
-    counters[f"top_score_{min(int(top * TOP_SCORE_BINS), TOP_SCORE_BINS - 1)}"] = one
-    latency = _edge_name(LATENCY_EDGES_MS[_bin(event.latency_ms, LATENCY_EDGES_MS)])
+        counters[f"score_{label.value}_{_bin(score, SCORE_EDGES)}"] = one
+    counters[f"top_score_{_bin(max(event.scores.values(), default=0.0), SCORE_EDGES)}"] = one
+    latency = _edge_name(LATENCY_EDGES_MS[_upper_bin(event.latency_ms, LATENCY_EDGES_MS)])
     counters[f"latency_ms_le_{latency}"] = one
-    length = _edge_name(TEXT_LENGTH_EDGES[_bin(event.text_length, TEXT_LENGTH_EDGES)])
-    counters[f"text_length_le_{length}"] = one
+    counters[f"text_length_{_bin(event.text_length, TEXT_LENGTH_EDGES)}"] = one
     return counters
 
 
@@ -166,9 +177,19 @@ def merge(increments: Iterable[Mapping[BucketKey, Mapping[str, Decimal]]]) -> In
     return total
 
 
-def histogram_counts(item: Mapping[str, object], prefix: str, edges: Sequence[float]) -> list[int]:
-    """The bin counts of one histogram in a rollup item (absent counters are zero)."""
-    return [int(str(item.get(f"{prefix}{_edge_name(edge)}", 0))) for edge in edges]
+def _count(item: Mapping[str, object], name: str) -> int:
+    return int(str(item.get(name, 0)))
+
+
+def histogram(item: Mapping[str, object], prefix: str, edges: Sequence[float]) -> Histogram:
+    """A binned histogram of a rollup item: ``histogram(item, "score_toxic_", SCORE_EDGES)``."""
+    counts = tuple(_count(item, f"{prefix}{i}") for i in range(len(edges) - 1))
+    return Histogram(edges=tuple(edges), counts=counts)
+
+
+def latency_counts(item: Mapping[str, object]) -> list[int]:
+    """The latency histogram's counts per ``LATENCY_EDGES_MS`` bin (absent counters are zero)."""
+    return [_count(item, f"latency_ms_le_{_edge_name(edge)}") for edge in LATENCY_EDGES_MS]
 
 
 def percentile(counts: Sequence[int], edges: Sequence[float], q: float) -> float | None:
@@ -196,5 +217,4 @@ def percentile(counts: Sequence[int], edges: Sequence[float], q: float) -> float
 
 def latency_percentile(item: Mapping[str, object], q: float) -> float | None:
     """The ``q``-quantile of latency in ms from a rollup item's latency histogram."""
-    counts = histogram_counts(item, "latency_ms_le_", LATENCY_EDGES_MS)
-    return percentile(counts, LATENCY_EDGES_MS, q)
+    return percentile(latency_counts(item), LATENCY_EDGES_MS, q)

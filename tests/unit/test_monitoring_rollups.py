@@ -11,9 +11,12 @@ import pytest
 from contracts import Decision, FeedbackSource, Label, ModeratorAction
 from services.monitoring.rollups import (
     LATENCY_EDGES_MS,
+    SCORE_EDGES,
+    TEXT_LENGTH_EDGES,
     BucketKey,
     bucket_keys,
     feedback_counters,
+    histogram,
     latency_percentile,
     merge,
     percentile,
@@ -62,8 +65,10 @@ def test_a_scored_comment_counts_its_decision_flags_scores_and_histogram_bins() 
     assert counters["score_sum_toxic"] == Decimal("0.93")
     assert counters["score_sum_threat"] == Decimal("0.01")
     assert counters["top_score_9"] == one
+    assert counters["score_toxic_9"] == counters["score_insult_6"] == one
+    assert counters["score_threat_0"] == one
     assert counters["latency_ms_le_10"] == one
-    assert counters["text_length_le_64"] == one
+    assert counters["text_length_1"] == one  # 40 characters: [20, 50)
 
 
 @pytest.mark.parametrize(
@@ -72,6 +77,31 @@ def test_a_scored_comment_counts_its_decision_flags_scores_and_histogram_bins() 
 def test_the_top_score_falls_in_one_of_ten_bins(top: float, bin_name: str) -> None:
     counters = prediction_counters(factories.prediction_made(scores=factories.scores(top)))
     assert [name for name in counters if name.startswith("top_score_")] == [bin_name]
+
+
+@pytest.mark.parametrize(
+    ("length", "bin_name"),
+    [(0, "text_length_0"), (20, "text_length_1"), (100_000, "text_length_8")],
+)
+def test_text_lengths_fall_in_the_training_baselines_bins(length: int, bin_name: str) -> None:
+    counters = prediction_counters(factories.prediction_made(text=None, text_length=length))
+    assert [name for name in counters if name.startswith("text_length_")] == [bin_name]
+
+
+def test_an_items_counters_read_back_as_a_histogram_drift_can_compare() -> None:
+    events = [
+        factories.prediction_made(scores=factories.scores(toxic=s)) for s in (0.05, 0.55, 0.58, 1.0)
+    ]
+    item = merge(prediction_increments(e) for e in events)[
+        bucket_keys("7", events[0].occurred_at)[0]
+    ]
+
+    toxic = histogram(item, "score_toxic_", SCORE_EDGES)
+
+    assert toxic.edges == SCORE_EDGES
+    assert toxic.counts == (1, 0, 0, 0, 0, 2, 0, 0, 0, 1)
+    lengths = histogram(item, "text_length_", TEXT_LENGTH_EDGES)
+    assert sum(lengths.counts) == 4
 
 
 def test_a_latency_beyond_the_last_edge_counts_in_the_open_bin() -> None:
@@ -167,3 +197,12 @@ def test_percentiles_of_a_latency_histogram() -> None:
 def test_a_quantile_outside_zero_to_one_is_refused() -> None:
     with pytest.raises(ValueError, match="q must be"):
         percentile([1], (1.0,), 0)
+
+
+def test_live_bins_are_the_training_baselines_bins() -> None:
+    # The services share no code; this keeps the two definitions from drifting apart.
+    from services.training.quality import LENGTH_EDGES
+    from services.training.quality import SCORE_EDGES as TRAINING_SCORE_EDGES
+
+    assert SCORE_EDGES == TRAINING_SCORE_EDGES
+    assert tuple(map(float, LENGTH_EDGES)) == TEXT_LENGTH_EDGES
