@@ -26,7 +26,7 @@ from pydantic import computed_field
 
 from contracts import Label, ModelPublished
 from services.monitoring.rollups import BucketKey, Counters
-from shared.dynamo import to_attribute_map
+from shared.dynamo import from_attribute_map, to_attribute_map
 from shared.errors import RetryableError
 from shared.infra import InfraSpec
 from shared.items import PredictionItem, StoredItem, UtcTime
@@ -44,6 +44,7 @@ __all__ = [
     "BaselineItem",
     "DynamoMonitoringStore",
     "MonitoringStore",
+    "RollupReader",
     "marker_key",
 ]
 
@@ -119,6 +120,16 @@ class MonitoringStore(Protocol):
         ...
 
 
+class RollupReader(Protocol):
+    """What the monitoring's readers (rules, drift, the dashboard) ask of the rollups."""
+
+    async def rollups(
+        self, granularity: str, model_version: str, first: str, last: str
+    ) -> list[tuple[str, Counters]]: ...
+
+    async def baseline(self, model_version: str) -> BaselineItem | None: ...
+
+
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
@@ -155,6 +166,8 @@ class DynamoMonitoringStore:
 
     def _update(self, key: BucketKey, counters: Counters) -> TransactWriteItemTypeDef:
         names = sorted(counters)
+        # Plain digits: a quantized zero would otherwise go out as "0E-9".
+        values = {name: format(counters[name].normalize(), "f") for name in names}
         return {
             "Update": {
                 "TableName": self._rollups,
@@ -162,7 +175,7 @@ class DynamoMonitoringStore:
                 "UpdateExpression": "ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(names))),
                 "ExpressionAttributeNames": {f"#c{i}": name for i, name in enumerate(names)},
                 "ExpressionAttributeValues": {
-                    f":c{i}": {"N": str(counters[name])} for i, name in enumerate(names)
+                    f":c{i}": {"N": values[name]} for i, name in enumerate(names)
                 },
             }
         }
@@ -172,7 +185,10 @@ class DynamoMonitoringStore:
     ) -> None:
         expires_at = int(self._clock()) + self._retention
         items = [self._marker(event_id, expires_at) for event_id in event_ids]
-        items += [self._update(key, counters) for key, counters in increments.items() if counters]
+        for key, counters in increments.items():
+            nonzero = {name: delta for name, delta in counters.items() if delta}
+            if nonzero:
+                items.append(self._update(key, nonzero))
         try:
             await self._dynamodb.transact_write_items(TransactItems=items)
         except ClientError as exc:
@@ -201,6 +217,45 @@ class DynamoMonitoringStore:
         if item is None:
             return None
         return tuple(Label(value["S"]) for value in item.get("flagged", {}).get("L", []))
+
+    async def rollups(
+        self, granularity: str, model_version: str, first: str, last: str
+    ) -> list[tuple[str, Counters]]:
+        """(bucket, counters) of one granularity and version, ``first`` to ``last``, oldest first.
+
+        ``model_version`` ``*`` reads all versions together; the bounds are inclusive bucket
+        texts (``2026-11-30T03:48``): one Query, paged, never a scan.
+        """
+        found: list[tuple[str, Counters]] = []
+        query: dict[str, Any] = {
+            "TableName": self._rollups,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :first AND :last",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": f"{granularity}#{model_version}"},
+                ":first": {"S": first},
+                ":last": {"S": last},
+            },
+        }
+        while True:
+            response = await self._dynamodb.query(**query)
+            for raw in response.get("Items", []):
+                item = from_attribute_map(raw)
+                bucket = str(item.pop("sk"))
+                item.pop("pk")
+                found.append((bucket, item))
+            if "LastEvaluatedKey" not in response:
+                return found
+            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    async def baseline(self, model_version: str) -> BaselineItem | None:
+        """The stored baseline of ``model_version``, if one was published."""
+        response = await self._dynamodb.get_item(
+            TableName=self._rollups,
+            Key={"pk": {"S": f"baseline#{model_version}"}, "sk": {"S": "baseline"}},
+            ConsistentRead=True,
+        )
+        raw = response.get("Item")
+        return None if raw is None else BaselineItem.from_item(raw)
 
     async def put_baseline(self, item: BaselineItem) -> bool:
         try:

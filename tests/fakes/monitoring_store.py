@@ -23,7 +23,7 @@ __all__ = ["InMemoryMonitoringStore"]
 class InMemoryMonitoringStore:
     def __init__(self) -> None:
         self.markers: set[str] = set()
-        self.rollups: dict[BucketKey, Counters] = {}
+        self.buckets: dict[BucketKey, Counters] = {}
         self.predictions: dict[UUID, tuple[Label, ...]] = {}
         self.baselines: dict[str, BaselineItem] = {}
         self.commits: list[int] = []
@@ -45,7 +45,7 @@ class InMemoryMonitoringStore:
             raise AlreadyCounted(counted)
         self.markers |= {marker_key(e) for e in event_ids}
         for key, counters in increments.items():
-            into = self.rollups.setdefault(key, {})
+            into = self.buckets.setdefault(key, {})
             for name, delta in counters.items():
                 into[name] = into.get(name, Decimal(0)) + delta
         self.commits.append(len(event_ids))
@@ -53,6 +53,19 @@ class InMemoryMonitoringStore:
 
     async def prediction_flags(self, prediction_id: UUID) -> tuple[Label, ...] | None:
         return self.predictions.get(prediction_id)
+
+    async def rollups(
+        self, granularity: str, model_version: str, first: str, last: str
+    ) -> list[tuple[str, Counters]]:
+        pk = f"{granularity}#{model_version}"
+        return sorted(
+            (key.sk, dict(counters))
+            for key, counters in self.buckets.items()
+            if key.pk == pk and first <= key.sk <= last
+        )
+
+    async def baseline(self, model_version: str) -> BaselineItem | None:
+        return self.baselines.get(f"baseline#{model_version}")
 
     async def put_baseline(self, item: BaselineItem) -> bool:
         if item.pk in self.baselines:
@@ -67,4 +80,4 @@ class InMemoryMonitoringStore:
         self.predictions[prediction.prediction_id] = prediction.flagged
 
     def counter(self, pk: str, sk: str, name: str) -> Decimal:
-        return self.rollups.get(BucketKey(pk, sk), {}).get(name, Decimal(0))
+        return self.buckets.get(BucketKey(pk, sk), {}).get(name, Decimal(0))

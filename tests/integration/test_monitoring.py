@@ -78,6 +78,27 @@ async def test_a_commit_adds_the_counters_and_writes_markers_that_expire(
     assert stored["expires_at"] > datetime.now(UTC).timestamp()
 
 
+async def test_zero_scores_and_bins_far_apart_in_time_are_committed_and_read_back_by_range(
+    store: DynamoMonitoringStore,
+) -> None:
+    times = [AT.replace(hour=h) for h in (1, 3, 4)] + [AT.replace(day=29)]
+    events = [factories.prediction_made(occurred_at=t, scores=factories.scores(0.0)) for t in times]
+    await store.commit([e.event_id for e in events], merge(map(prediction_increments, events)))
+
+    hours = await store.rollups("hour", "*", "2026-11-30T00", "2026-11-30T03")
+
+    assert [bucket for bucket, _ in hours] == ["2026-11-30T01", "2026-11-30T03"]
+    assert all(counters["predictions"] == 1 for _, counters in hours)
+    assert all(counters["top_score_0"] == 1 for _, counters in hours)
+    assert "score_sum_toxic" not in hours[0][1]  # a zero sum adds nothing
+    days = await store.rollups("day", "7", "2026-11-01", "2026-11-30")
+    assert [(bucket, int(counters["predictions"])) for bucket, counters in days] == [
+        ("2026-11-29", 1),
+        ("2026-11-30", 3),
+    ]
+    assert await store.rollups("minute", "8", "2026-11-30", "2026-12-01") == []
+
+
 async def test_a_commit_naming_counted_events_writes_nothing_and_names_them(
     clients: AwsClients, deployment: InfraSpec, store: DynamoMonitoringStore
 ) -> None:
@@ -194,9 +215,10 @@ async def test_a_versions_baseline_is_stored_once(
     assert await store.put_baseline(first) is True
     assert await store.put_baseline(again) is False
 
-    stored = await rollup(clients, deployment, "baseline#12", "baseline")
-    assert BaselineItem.model_validate(stored) == first
-    assert DriftBaseline.model_validate_json(stored["baseline_json"]).rows == 30
+    stored = await store.baseline("12")
+    assert stored == first
+    assert DriftBaseline.model_validate_json(stored.baseline_json).rows == 30
+    assert await store.baseline("13") is None
 
 
 @pytest.fixture

@@ -53,7 +53,7 @@ async def test_a_prediction_counts_in_its_minute_hour_and_day_for_its_version_an
     for pk, sk in [("minute", MINUTE), ("hour", HOUR), ("day", DAY)]:
         assert store.counter(f"{pk}#7", sk, "predictions") == 1
         assert store.counter(f"{pk}#*", sk, "predictions") == 1
-    assert len(store.rollups) == 6
+    assert len(store.buckets) == 6
 
 
 async def test_concurrent_events_share_one_transaction_and_sum_their_counts(
@@ -120,7 +120,7 @@ async def test_a_failed_transaction_fails_its_handlers_and_the_redelivery_counts
 
     with pytest.raises(RetryableError):
         await deliver(handlers, *events)
-    assert store.rollups == {}
+    assert store.buckets == {}
 
     await deliver(handlers, *events)
     assert store.counter("minute#*", MINUTE, "predictions") == 3
@@ -163,7 +163,7 @@ async def test_feedback_on_a_prediction_not_logged_yet_is_retried_later(
 
     with pytest.raises(RetryableError, match="not logged yet"):
         await deliver(handlers, feedback)
-    assert store.rollups == {}
+    assert store.buckets == {}
 
     store.logged(prediction)
     await deliver(handlers, feedback)
@@ -182,7 +182,7 @@ async def test_a_suggestion_without_a_prediction_counts_as_feedback_volume(
 
     await deliver(handlers, suggestion)
 
-    assert store.rollups[next(iter(store.rollups))] == {
+    assert store.buckets[next(iter(store.buckets))] == {
         "feedback": 1,
         "feedback_perspective": 1,
         "feedback_unmatched": 1,
@@ -201,3 +201,16 @@ async def test_a_published_models_baseline_is_stored_once(
     stored = store.baselines["baseline#12"]
     assert stored.event_id == first.event_id
     assert stored.baseline_json == first.baseline.model_dump_json()
+
+
+async def test_counted_buckets_read_back_by_granularity_version_and_range(
+    handlers: HandlerRegistry, store: InMemoryMonitoringStore
+) -> None:
+    await deliver(handlers, *(factories.prediction_made(occurred_at=AT) for _ in range(2)))
+    await deliver(handlers, factories.prediction_made(occurred_at=AT.replace(minute=59)))
+
+    minutes = await store.rollups("minute", "*", "2026-11-30T03:00", "2026-11-30T03:50")
+
+    assert [(bucket, int(counters["predictions"])) for bucket, counters in minutes] == [(MINUTE, 2)]
+    [(_, counters)] = await store.rollups("hour", "7", HOUR, HOUR)
+    assert counters["predictions"] == 3
