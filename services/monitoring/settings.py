@@ -12,6 +12,12 @@ __all__ = ["MonitoringSettings"]
 class MonitoringSettings(ConsumerSettings):
     """How rollup writes are batched; AWS and the consumer come from the shared base."""
 
+    # A handler waits for its batch's transaction, so the handlers in flight bound a batch's
+    # size: more than the base's 16 lets one transaction carry most of its 100 items.
+    concurrency: int = Field(
+        default=64, ge=1, le=256, description="Handlers running at once (events per batch)."
+    )
+
     batch_delay_ms: int = Field(
         default=50,
         ge=1,
