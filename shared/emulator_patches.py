@@ -1,16 +1,32 @@
-"""Performance fixes to moto's SQS, applied only inside the `toxic emulator` process.
+"""Fixes to moto's SQS and DynamoDB, applied only inside the `toxic emulator` process.
 
 moto 5.2 checks each message's retention on receive by computing *every* attribute of its queue,
 including counts that scan all of the queue's messages: one receive costs O(depth²), so a queue a
 thousand messages deep takes hundreds of milliseconds per call and a backlog feeds on itself. The
 replacement reads the retention period alone; what it decides is unchanged.
+
+moto 5.2's DynamoDB ``TransactWriteItems`` deep-copies every table a transaction names, once per
+item of the transaction, to roll back by putting the copies back: a transaction costs
+O(items x table size), so monitoring's 100-item transactions against a ``processed`` table of
+thousands of markers take seconds. It is also not isolated: the server runs requests on threads,
+and restoring whole tables undoes what a concurrent request wrote meanwhile (two consumers then
+both pass an ``attribute_not_exists`` marker, or lose each other's counters). The replacement
+runs transactions and single-item writes one at a time, remembers only the items a transaction
+names and, when it is cancelled, puts back only those. What a transaction decides is moto's own.
 """
 
 from __future__ import annotations
 
+import copy
+import threading
+from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 __all__ = ["apply_patches"]
+
+# One lock for every DynamoDB write: transactions are isolated from each other and from writes.
+_DYNAMODB_WRITES = threading.RLock()
 
 
 def _retention_check(self: Any, queue_name: str, message: Any) -> bool:
@@ -22,6 +38,60 @@ def _retention_check(self: Any, queue_name: str, message: Any) -> bool:
     return bool(retain_until > unix_time())
 
 
+def _table_copy_skipped() -> Any:
+    """moto's ``copy`` module as its DynamoDB backend sees it, without the whole-table copies."""
+    from moto.dynamodb.models.table import Table
+
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+    return SimpleNamespace(deepcopy=deepcopy, copy=copy.copy)
+
+
+def _touched(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[str, Any, Any]]:
+    """(table, key, a copy of the item or None) for every item the transaction names."""
+    touched = []
+    for entry in transact_items:
+        _, op = next(iter(entry.items()))
+        try:
+            table = backend.get_table(op["TableName"])
+            if "Item" in op:
+                key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
+                if table.range_key_attr is not None:
+                    key[table.range_key_attr] = op["Item"][table.range_key_attr]
+            else:
+                key = op["Key"]
+            current = backend.get_item(op["TableName"], key)
+        except Exception:  # noqa: S112 - moto's own call reports what is wrong with the item
+            continue
+        touched.append((op["TableName"], key, copy.deepcopy(current)))
+    return touched
+
+
+def _isolated_transaction(original: Callable[..., None]) -> Callable[..., None]:
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        with _DYNAMODB_WRITES:
+            before = _touched(self, transact_items)
+            try:
+                original(self, transact_items)
+            except Exception:
+                for table_name, key, item in reversed(before):
+                    self.delete_item(table_name, key)
+                    if item is not None:
+                        self.put_item(table_name, item.to_json()["Attributes"])
+                raise
+
+    return transact_write_items
+
+
+def _serialized(original: Callable[..., Any]) -> Callable[..., Any]:
+    def write(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _DYNAMODB_WRITES:
+            return original(self, *args, **kwargs)
+
+    return write
+
+
 def apply_patches() -> list[str]:
     """Apply every patch whose target exists in the installed moto; returns what was applied."""
     from moto.sqs.models import SQSBackend
@@ -30,4 +100,16 @@ def apply_patches() -> list[str]:
     if hasattr(SQSBackend, "is_message_valid_based_on_retention_period"):
         SQSBackend.is_message_valid_based_on_retention_period = _retention_check  # type: ignore[method-assign]
         applied.append("sqs-retention-check")
+
+    import moto.dynamodb.models as dynamodb_models
+    from moto.dynamodb.models import DynamoDBBackend
+
+    if hasattr(DynamoDBBackend, "transact_write_items"):
+        setattr(dynamodb_models, "copy", _table_copy_skipped())  # noqa: B010 - not exported
+        DynamoDBBackend.transact_write_items = _isolated_transaction(  # type: ignore[method-assign]
+            DynamoDBBackend.transact_write_items
+        )
+        for name in ("put_item", "update_item", "delete_item"):
+            setattr(DynamoDBBackend, name, _serialized(getattr(DynamoDBBackend, name)))
+        applied.append("dynamodb-transactions")
     return applied
