@@ -11,6 +11,7 @@ from uuid import uuid4
 import pytest
 
 from contracts import Event, FeedbackSource, Label
+from contracts.topology import QUEUE_ROUTES
 from services.monitoring.batcher import RollupBatcher
 from services.monitoring.bootstrap import build_handlers
 from services.monitoring.handlers import Dependencies, registry
@@ -46,6 +47,12 @@ async def deliver(handlers: HandlerRegistry, *events: Event) -> None:
             await handler(event)
 
     await asyncio.gather(*(one(event) for event in events))
+
+
+def test_the_monitoring_handles_only_events_routed_to_its_queue(handlers: HandlerRegistry) -> None:
+    # ModelRejected and TrainingFailed are routed here too, for the model history to come.
+    assert set(handlers) <= set(QUEUE_ROUTES["monitoring"])
+    assert {"PredictionMade", "FeedbackGiven", "ModelPublished"} <= set(handlers)
 
 
 async def test_a_prediction_counts_in_its_minute_hour_and_day_for_its_version_and_all(
