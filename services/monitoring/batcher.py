@@ -124,10 +124,13 @@ class RollupBatcher:
             try:
                 await self._store.commit(list(entries), merge(inc for inc, _ in entries.values()))
             except AlreadyCounted as counted:
-                for event_id in counted.event_ids:
-                    _, done = entries.pop(event_id)
+                dropped = [entries.pop(e) for e in counted.event_ids if e in entries]
+                for _, done in dropped:
                     _settle(done, False)
-                continue
+                if dropped:
+                    continue
+                _fail(entries, counted)  # names none of this batch: retrying would loop
+                return
             except RetryableError as exc:
                 failures += 1
                 if failures < self._attempts:

@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
+from uuid import uuid4
 
 import pytest
 
 from contracts import Event, FeedbackSource, Label
+from contracts.topology import QUEUE_ROUTES
 from services.monitoring.batcher import RollupBatcher
 from services.monitoring.bootstrap import build_handlers
 from services.monitoring.handlers import Dependencies, registry
-from services.monitoring.repository import marker_key
+from services.monitoring.repository import AlreadyCounted, marker_key
+from services.monitoring.rollups import prediction_increments
 from services.monitoring.settings import MonitoringSettings
 from shared.bus import HandlerRegistry
 from shared.errors import RetryableError
@@ -43,6 +47,12 @@ async def deliver(handlers: HandlerRegistry, *events: Event) -> None:
             await handler(event)
 
     await asyncio.gather(*(one(event) for event in events))
+
+
+def test_the_monitoring_handles_only_events_routed_to_its_queue(handlers: HandlerRegistry) -> None:
+    # ModelRejected and TrainingFailed are routed here too, for the model history to come.
+    assert set(handlers) <= set(QUEUE_ROUTES["monitoring"])
+    assert {"PredictionMade", "FeedbackGiven", "ModelPublished"} <= set(handlers)
 
 
 async def test_a_prediction_counts_in_its_minute_hour_and_day_for_its_version_and_all(
@@ -214,3 +224,15 @@ async def test_counted_buckets_read_back_by_granularity_version_and_range(
     assert [(bucket, int(counters["predictions"])) for bucket, counters in minutes] == [(MINUTE, 2)]
     [(_, counters)] = await store.rollups("hour", "7", HOUR, HOUR)
     assert counters["predictions"] == 3
+
+
+async def test_a_store_that_names_no_event_of_the_batch_fails_it_instead_of_looping() -> None:
+    class Confused(InMemoryMonitoringStore):
+        async def commit(self, event_ids: Any, increments: Any) -> None:
+            raise AlreadyCounted(frozenset({uuid4()}))
+
+    batcher = RollupBatcher(Confused(), max_delay=0.001)
+    event = factories.prediction_made()
+
+    with pytest.raises(AlreadyCounted):
+        await asyncio.wait_for(batcher.count(event.event_id, prediction_increments(event)), 1)
