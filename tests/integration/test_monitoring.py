@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
 
 import pytest
 
@@ -132,42 +131,14 @@ async def test_a_batch_with_a_duplicate_counts_it_once(
     assert (await rollup(clients, deployment, "hour#*", HOUR))["predictions"] == 5
 
 
-class Isolated:
-    """A store whose commits run one at a time across every batcher that shares ``lock``.
-
-    DynamoDB isolates transactions (serializable); moto's server does not: it runs requests on
-    threads and undoes a cancelled transaction by restoring whole tables from a copy taken at its
-    start, which also undoes what a concurrent transaction wrote in between. Competing consumers
-    in one test process get DynamoDB's isolation back from this lock; their batches still
-    interleave and overlap, and the duplicates are still found by moto's conditions.
-    """
-
-    def __init__(self, store: DynamoMonitoringStore, lock: asyncio.Lock) -> None:
-        self._store = store
-        self._lock = lock
-
-    async def commit(self, event_ids: Sequence[UUID], increments: Any) -> None:
-        async with self._lock:
-            await self._store.commit(event_ids, increments)
-
-    async def prediction_flags(self, prediction_id: UUID) -> tuple[Label, ...] | None:
-        return await self._store.prediction_flags(prediction_id)
-
-    async def put_baseline(self, item: BaselineItem) -> bool:
-        return await self._store.put_baseline(item)
-
-
 async def test_competing_batchers_with_overlapping_events_count_each_event_once(
     clients: AwsClients, deployment: InfraSpec
 ) -> None:
     # Two consumers' batchers, each with its own store, as two processes would have; small
-    # transactions (14 events each) so that several of each alternate on the same hot items.
-    lock = asyncio.Lock()
+    # transactions (14 events each) so that several of each race on the same hot items.
     first, second = (
         RollupBatcher(
-            Isolated(DynamoMonitoringStore(clients.dynamodb, deployment), lock),
-            max_delay=0.005,
-            max_items=20,
+            DynamoMonitoringStore(clients.dynamodb, deployment), max_delay=0.005, max_items=20
         )
         for _ in range(2)
     )
@@ -221,15 +192,11 @@ async def test_a_versions_baseline_is_stored_once(
     assert await store.baseline("13") is None
 
 
-@pytest.fixture
-async def monitoring(
-    deployment: InfraSpec,
-    aws_settings: AwsSettings,
-    processes: Callable[..., ServiceProcess],
+async def start_monitoring(
+    aws_settings: AwsSettings, processes: Callable[..., ServiceProcess], name: str = "monitoring"
 ) -> ServiceProcess:
-    """The monitoring process, consuming its queue."""
     process = processes(
-        "monitoring",
+        name,
         toxic_command("serve", "monitoring"),
         env={
             "AWS_ENDPOINT_URL": str(aws_settings.endpoint_url),
@@ -241,6 +208,44 @@ async def monitoring(
         process.wait_until, lambda: "consumer_started" in process.log(), 60, "consuming"
     )
     return process
+
+
+@pytest.fixture
+async def monitoring(
+    deployment: InfraSpec,
+    aws_settings: AwsSettings,
+    processes: Callable[..., ServiceProcess],
+) -> ServiceProcess:
+    """The monitoring process, consuming its queue."""
+    return await start_monitoring(aws_settings, processes)
+
+
+async def test_two_competing_monitoring_processes_count_every_event_once(
+    clients: AwsClients,
+    deployment: InfraSpec,
+    aws_settings: AwsSettings,
+    processes: Callable[..., ServiceProcess],
+) -> None:
+    first, second = [
+        await start_monitoring(aws_settings, processes, f"monitoring-{i}") for i in (1, 2)
+    ]
+    publisher = await open_publisher(clients, deployment)
+    events = [factories.prediction_made(occurred_at=AT) for _ in range(300)]
+
+    # Every event twice, in separate publications: both processes see copies of many of them.
+    for copies in (events, list(reversed(events))):
+        await asyncio.gather(
+            *(publisher.publish(copies[i : i + 10]) for i in range(0, len(copies), 10))
+        )
+
+    def logs() -> str:
+        return first.log() + second.log()
+
+    await eventually(lambda: drained(clients, deployment), "an empty queue", 60, describe=logs)
+    for pk, sk in [("minute#*", MINUTE), ("hour#7", HOUR), ("day#*", DAY)]:
+        assert (await rollup(clients, deployment, pk, sk))["predictions"] == 300
+    assert "duplicate_ignored" in first.log()
+    assert "duplicate_ignored" in second.log()
 
 
 async def test_the_monitoring_process_counts_published_predictions_once_into_every_bucket(
