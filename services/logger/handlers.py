@@ -27,7 +27,7 @@ from typing import Any
 
 from contracts import Decision, FeedbackGiven, ModelPublished, PredictionMade
 from services.logger.repository import LoggerStore, Resolution, ResolveOutcome
-from shared.bus import Handler, HandlerRegistry
+from shared.bus import HandlerRegistry, bind_handlers
 from shared.items import FeedbackItem, ModelItem, PredictionItem, ReviewItem
 from shared.logs import get_logger
 
@@ -119,17 +119,6 @@ HANDLERS: Mapping[str, Sequence[HandlerFunction]] = {
 }
 
 
-def _bound(handler: HandlerFunction, deps: Dependencies) -> Handler:
-    async def handle(event: Any) -> None:
-        await handler(event, deps)
-
-    handle.__name__ = handler.__name__
-    return handle
-
-
 def registry(deps: Dependencies) -> HandlerRegistry:
     """The handlers bound to their dependencies, as the consumer takes them."""
-    return {
-        event_type: [_bound(handler, deps) for handler in handlers]
-        for event_type, handlers in HANDLERS.items()
-    }
+    return bind_handlers(HANDLERS, deps)

@@ -21,7 +21,7 @@ from contracts import FeedbackGiven, ModelPublished, PredictionMade
 from services.monitoring.batcher import RollupBatcher
 from services.monitoring.repository import BaselineItem, MonitoringStore
 from services.monitoring.rollups import feedback_increments, prediction_increments
-from shared.bus import Handler, HandlerRegistry
+from shared.bus import HandlerRegistry, bind_handlers
 from shared.errors import RetryableError
 from shared.logs import get_logger
 
@@ -78,17 +78,6 @@ HANDLERS: Mapping[str, Sequence[HandlerFunction]] = {
 }
 
 
-def _bound(handler: HandlerFunction, deps: Dependencies) -> Handler:
-    async def handle(event: Any) -> None:
-        await handler(event, deps)
-
-    handle.__name__ = handler.__name__
-    return handle
-
-
 def registry(deps: Dependencies) -> HandlerRegistry:
     """The handlers bound to their dependencies, as the consumer takes them."""
-    return {
-        event_type: [_bound(handler, deps) for handler in handlers]
-        for event_type, handlers in HANDLERS.items()
-    }
+    return bind_handlers(HANDLERS, deps)

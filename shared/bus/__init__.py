@@ -9,7 +9,14 @@ from shared.bus.idempotency import (
     run_once,
 )
 from shared.bus.memory import InMemoryBroker, InMemoryQueue
-from shared.bus.ports import Delivery, Handler, HandlerRegistry, Publisher, QueueTransport
+from shared.bus.ports import (
+    Delivery,
+    Handler,
+    HandlerRegistry,
+    Publisher,
+    QueueTransport,
+    bind_handlers,
+)
 from shared.bus.publisher import SnsPublisher
 from shared.bus.sqs import DEAD_LETTER_REASON, DEAD_LETTER_SOURCE, SqsQueue
 
@@ -30,6 +37,7 @@ __all__ = [
     "QueueTransport",
     "SnsPublisher",
     "SqsQueue",
+    "bind_handlers",
     "idempotent",
     "run_once",
 ]

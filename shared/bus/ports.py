@@ -8,13 +8,35 @@ from typing import Any, Protocol
 
 from contracts import Envelope
 
-__all__ = ["Delivery", "Handler", "HandlerRegistry", "Publisher", "QueueTransport"]
+__all__ = [
+    "Delivery",
+    "Handler",
+    "HandlerRegistry",
+    "Publisher",
+    "QueueTransport",
+    "bind_handlers",
+]
 
 # A handler takes the event class it is registered for (a dict cannot say so to the type
 # checker, hence Any); the consumer only calls it with events of the registered event_type.
 Handler = Callable[[Any], Awaitable[None]]
 # Plain dict: event type -> the handler functions of each effect, run in order.
 HandlerRegistry = Mapping[str, Sequence[Handler]]
+
+
+def bind_handlers(
+    handlers: Mapping[str, Sequence[Callable[[Any, Any], Awaitable[None]]]], deps: object
+) -> HandlerRegistry:
+    """Handlers written as ``f(event, deps)`` bound to ``deps``, as the consumer takes them."""
+
+    def bound(handler: Callable[[Any, Any], Awaitable[None]]) -> Handler:
+        async def handle(event: Any) -> None:
+            await handler(event, deps)
+
+        handle.__name__ = handler.__name__
+        return handle
+
+    return {event_type: [bound(h) for h in chain] for event_type, chain in handlers.items()}
 
 
 class Publisher(Protocol):
