@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import ValidationError
 
+from services.cli_common import aws_settings, fail
 from shared.errors import ConfigurationError
 from shared.infra import InfraSpec, ensure, gc, render_text, spec_as_dict, summarize
 from shared.infra.replicas import DEFAULT_STALE_AFTER_SECONDS
@@ -35,26 +35,11 @@ infra_app = typer.Typer(
 )
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.secho(f"error: {message}", err=True, fg="red")
-    return typer.Exit(1)
-
-
-def _settings() -> AwsSettings:
-    try:
-        return AwsSettings()
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in error.errors()
-        )
-        raise _fail(f"invalid settings: {problems}") from None
-
-
 def _spec(settings: AwsSettings) -> InfraSpec:
     try:
         return InfraSpec.for_prefix(settings.prefix)
     except ConfigurationError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
 
 
 def _run(settings: AwsSettings, work: Callable[[AwsClients], Awaitable[T]]) -> T:
@@ -69,14 +54,14 @@ def _run(settings: AwsSettings, work: Callable[[AwsClients], Awaitable[T]]) -> T
     try:
         return asyncio.run(main())
     except ConfigurationError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     except ClientError as error:
         details = error.response.get("Error", {})
         code, message = details.get("Code", "error"), details.get("Message", str(error))
-        raise _fail(f"AWS refused: {code}: {message}") from None
+        raise fail(f"AWS refused: {code}: {message}") from None
     except BotoCoreError as error:
         # Covers EndpointConnectionError, missing credentials, timeouts.
-        raise _fail(f"{error} (is AWS_ENDPOINT_URL right, and is the endpoint up?)") from None
+        raise fail(f"{error} (is AWS_ENDPOINT_URL right, and is the endpoint up?)") from None
 
 
 # Help texts are single-line paragraphs: Typer keeps a docstring's line breaks when it rewraps.
@@ -97,7 +82,7 @@ _GC_HELP = (
 
 @infra_app.command("ensure", help=_ENSURE_HELP)
 def ensure_command() -> None:
-    settings = _settings()
+    settings = aws_settings()
     spec = _spec(settings)
     changes = _run(settings, lambda clients: ensure(clients, spec))
     for change in changes:
@@ -112,7 +97,7 @@ def show_command(
     ] = False,
 ) -> None:
     """Print what the deployment consists of (from the spec; AWS is not contacted)."""
-    spec = _spec(_settings())
+    spec = _spec(aws_settings())
     if as_json:
         typer.echo(json.dumps(spec_as_dict(spec), indent=2))
     else:
@@ -131,7 +116,7 @@ def gc_command(
         ),
     ] = DEFAULT_STALE_AFTER_SECONDS,
 ) -> None:
-    settings = _settings()
+    settings = aws_settings()
     spec = _spec(settings)
     removed = _run(settings, lambda clients: gc(clients, spec, stale_after))
     for name in removed:

@@ -14,9 +14,9 @@ from pydantic import ValidationError
 
 from services.api.keys import SECRET_PREFIX, ApiKey, KeyStore, Role, create_key, hash_secret
 from services.api.keystore import DynamoKeyStore
+from services.cli_common import aws_settings, fail
 from shared.errors import NotFoundError, PlatformError, RetryableError
 from shared.infra import InfraSpec
-from shared.settings import AwsSettings
 
 __all__ = ["create_key", "find_key", "keys_app"]
 
@@ -43,24 +43,9 @@ class KeyReferenceError(PlatformError):
     """A hash prefix that matches several keys, or is too short or not hex."""
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.secho(f"error: {message}", err=True, fg="red")
-    return typer.Exit(1)
-
-
-def _settings() -> AwsSettings:
-    try:
-        return AwsSettings()
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in error.errors()
-        )
-        raise _fail(f"invalid settings: {problems}") from None
-
-
 def _run(work: Callable[[KeyStore], Awaitable[T]]) -> T:
     """Run ``work`` on the deployment's key table; every failure becomes one line and exit 1."""
-    settings = _settings()
+    settings = aws_settings()
     # Imported here: aiobotocore takes a second to import, which `toxic --help` need not pay.
     from shared.aws import open_clients
 
@@ -72,17 +57,17 @@ def _run(work: Callable[[KeyStore], Awaitable[T]]) -> T:
     try:
         return asyncio.run(main())
     except RetryableError as error:
-        raise _fail(f"{error} ({_UNREACHABLE_HINT})") from None
+        raise fail(f"{error} ({_UNREACHABLE_HINT})") from None
     except PlatformError as error:  # the table is missing, no such key, an ambiguous prefix
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     except ValidationError as error:
-        raise _fail("; ".join(e["msg"] for e in error.errors())) from None
+        raise fail("; ".join(e["msg"] for e in error.errors())) from None
     except ClientError as error:
         details = error.response.get("Error", {})
         code, message = details.get("Code", "error"), details.get("Message", str(error))
-        raise _fail(f"AWS refused: {code}: {message}") from None
+        raise fail(f"AWS refused: {code}: {message}") from None
     except BotoCoreError as error:
-        raise _fail(f"{error} ({_UNREACHABLE_HINT})") from None
+        raise fail(f"{error} ({_UNREACHABLE_HINT})") from None
 
 
 async def find_key(store: KeyStore, reference: str) -> ApiKey:
