@@ -163,12 +163,17 @@ class ModelReloader:
         log.warning(event, error=self.stats.last_error, **context)
 
     async def run(self, every_seconds: float, stop: asyncio.Event) -> None:
-        """Reconcile every ``every_seconds`` until ``stop``; faster while nothing is loaded."""
-        while not stop.is_set():
-            await self.reconcile()
+        """Reconcile every ``every_seconds`` until ``stop``; faster while nothing is loaded.
+
+        The first check comes after one period: start-up has just reconciled.
+        """
+        while True:
             wait = every_seconds if self._slot.current else min(every_seconds, 1.0)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=wait)
+            if stop.is_set():
+                return
+            await self.reconcile()
 
 
 def _load_and_warm(data: bytes, sha256: str) -> ToxicityModel:

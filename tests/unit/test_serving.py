@@ -157,3 +157,21 @@ async def test_requests_during_a_swap_see_one_whole_model_or_the_other() -> None
     await asyncio.gather(score_while_swapping(), reloader.reconcile())
     assert {version for version, _ in seen} <= {"v1", "v2"}
     assert all(scores == expected[version] for version, scores in seen)
+
+
+async def test_the_periodic_check_waits_a_period_first_and_stops_when_told() -> None:
+    bucket, slot = Bucket(), ModelSlot()
+    reloader = ModelReloader(bucket, slot)
+    bucket.publish("v1", tiny_model())
+    await reloader.reconcile()  # start-up's own check
+    reads = bucket.reads
+    stop = asyncio.Event()
+    running = asyncio.create_task(reloader.run(0.05, stop))
+    await asyncio.sleep(0.01)
+    assert bucket.reads == reads  # no second read straight after start-up
+    bucket.publish("v2", tiny_model(c=0.5))
+    await asyncio.sleep(0.2)
+    stop.set()
+    await asyncio.wait_for(running, timeout=1)
+    assert slot.current is not None
+    assert slot.current.version == "v2"
