@@ -10,7 +10,15 @@ from shared.settings import AwsSettings
 from tests.harness.ports import free_port
 from tests.harness.processes import ServiceProcess, http_ready, toxic_command
 
-__all__ = ["ReplicaConfig", "Start", "api_env", "logger_env", "start_api", "start_logger"]
+__all__ = [
+    "ReplicaConfig",
+    "Start",
+    "api_env",
+    "logger_env",
+    "run_replica",
+    "start_api",
+    "start_logger",
+]
 
 Start = Callable[..., ServiceProcess]
 
@@ -29,9 +37,17 @@ class ReplicaConfig:
 
 
 def api_env(
-    aws: AwsSettings, tmp_path: Path, name: str = "api-1", **extra: str
+    aws: AwsSettings,
+    tmp_path: Path,
+    name: str = "api-1",
+    *,
+    sns_endpoint: str | None = None,
+    **extra: str,
 ) -> tuple[ReplicaConfig, dict[str, str]]:
-    """A replica's settings as environment variables; ``extra`` adds ``TOXIC_*`` overrides."""
+    """A replica's settings as environment variables; ``extra`` adds ``TOXIC_*`` overrides.
+
+    ``sns_endpoint`` sends its publishing elsewhere (a cuttable proxy), one attempt per call.
+    """
     replica = ReplicaConfig(name, free_port(), tmp_path / f"{name}.outbox.sqlite3")
     env = {
         "AWS_ENDPOINT_URL": str(aws.endpoint_url),
@@ -42,6 +58,8 @@ def api_env(
         "TOXIC_RECONCILE_SECONDS": "30",
         **{f"TOXIC_{key.upper()}": value for key, value in extra.items()},
     }
+    if sns_endpoint is not None:
+        env.update({"AWS_ENDPOINT_URL_SNS": sns_endpoint, "AWS_MAX_ATTEMPTS": "1"})
     return replica, env
 
 
@@ -50,14 +68,20 @@ def start_api(
 ) -> tuple[ReplicaConfig, ServiceProcess]:
     """`toxic serve api` through the ``processes`` fixture, once ``/readyz`` answers 200."""
     replica, env = api_env(aws, tmp_path, name, **extra)
-    process = processes(
-        name,
+    return replica, run_replica(processes, replica, env)
+
+
+def run_replica(
+    processes: Start, replica: ReplicaConfig, env: dict[str, str], process_name: str = ""
+) -> ServiceProcess:
+    """`toxic serve api` with ``env``, once its ``/readyz`` answers 200."""
+    return processes(
+        process_name or replica.name,
         toxic_command("serve", "api"),
         env=env,
         ready=http_ready(f"{replica.url}/readyz"),
         timeout=60,
     )
-    return replica, process
 
 
 def logger_env(aws: AwsSettings) -> dict[str, str]:

@@ -24,9 +24,16 @@ from shared.infra import InfraSpec
 from shared.items import PredictionItem, ReviewItem, ReviewStatus
 from shared.settings import AwsSettings
 from shared.worker import open_publisher
-from tests.harness.api import ReplicaConfig, Start, api_env, start_api, start_logger
+from tests.harness.api import (
+    ReplicaConfig,
+    Start,
+    api_env,
+    run_replica,
+    start_api,
+    start_logger,
+)
 from tests.harness.champion import STARTER, publish_champion, tiny_model
-from tests.harness.processes import http_ready, toxic_command
+from tests.harness.processes import toxic_command
 from tests.harness.proxy import TcpProxy
 from tests.harness.waiting import eventually
 
@@ -243,15 +250,8 @@ async def test_with_the_bus_cut_scoring_continues_and_every_prediction_is_stored
     bus_proxy: TcpProxy,
     tmp_path: Path,
 ) -> None:
-    replica, env = api_env(aws_settings, tmp_path, "api-1")
-    env.update({"AWS_ENDPOINT_URL_SNS": bus_proxy.url, "AWS_MAX_ATTEMPTS": "1"})
-    processes(
-        "api-1",
-        toxic_command("serve", "api"),
-        env=env,
-        ready=http_ready(f"{replica.url}/readyz"),
-        timeout=60,
-    )
+    replica, env = api_env(aws_settings, tmp_path, "api-1", sns_endpoint=bus_proxy.url)
+    run_replica(processes, replica, env)
     start_logger(processes, aws_settings)
     ids: list[str] = []
     async with httpx.AsyncClient(base_url=replica.url) as http:
@@ -310,10 +310,10 @@ async def test_events_left_at_a_graceful_stop_are_delivered_by_the_next_start(
     bus_proxy: TcpProxy,
     tmp_path: Path,
 ) -> None:
-    replica, env = api_env(aws_settings, tmp_path, "api-1", drain_seconds="1")
-    env.update({"AWS_ENDPOINT_URL_SNS": bus_proxy.url, "AWS_MAX_ATTEMPTS": "1"})
-    ready = http_ready(f"{replica.url}/readyz")
-    first = processes("api-1", toxic_command("serve", "api"), env=env, ready=ready, timeout=60)
+    replica, env = api_env(
+        aws_settings, tmp_path, "api-1", sns_endpoint=bus_proxy.url, drain_seconds="1"
+    )
+    first = run_replica(processes, replica, env)
     bus_proxy.cut()
     async with httpx.AsyncClient(base_url=replica.url) as http:
         ids = [
@@ -328,7 +328,7 @@ async def test_events_left_at_a_graceful_stop_are_delivered_by_the_next_start(
 
     bus_proxy.restore()
     start_logger(processes, aws_settings)
-    processes("api-1b", toxic_command("serve", "api"), env=env, ready=ready, timeout=60)
+    run_replica(processes, replica, env, "api-1b")
 
     async def all_stored() -> bool:
         rows = [await stored_prediction(clients, deployment, i) for i in ids]
