@@ -37,6 +37,8 @@ SERVICES: dict[str, str] = {
     "logger": "services.logger.bootstrap:main",
     "monitoring": "services.monitoring.bootstrap:main",
     "training": "services.training.bootstrap:main",
+    "frontend": "services.frontend.bootstrap:main",
+    "dashboard": "services.dashboard.bootstrap:main",
 }
 
 
