@@ -83,7 +83,13 @@ def _tables(prefix: str) -> tuple[TableSpec, ...]:
             "prediction_id",
             indexes=(IndexSpec("by_status", KeyAttribute("status"), KeyAttribute("queue_key")),),
         ),
-        TableSpec(f"{prefix}-rollups", "Monitoring counters per minute, hour and day.", pk, sk),
+        TableSpec(
+            f"{prefix}-rollups",
+            "Monitoring counters per minute, hour and day; minute and hour items expire. TTL.",
+            pk,
+            sk,
+            ttl_attribute="expires_at",
+        ),
         _table(
             prefix,
             "processed",
