@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import gc
 import os
+import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -131,7 +132,7 @@ async def wire(
         log.info("model_published_received", model_version=event.model_version)
         await reloader.reconcile(force=True)
 
-    replica = await create_replica_queue(clients, spec, instance)
+    replica = await create_replica_queue(clients, spec, instance, endpoint=_endpoint(settings))
     queue = SqsQueue(clients.sqs, name=replica.name, url=replica.url, dlq_url=dead_letter_url)
     consumer = Consumer(
         queue,
@@ -211,6 +212,14 @@ async def preflight(settings: ApiSettings) -> None:
                 f"queue {spec.api_dead_letter_queue.name} does not exist;"
                 " run `toxic infra ensure` first"
             )
+
+
+def _endpoint(settings: ApiSettings) -> str:
+    """Where others reach this replica: its public URL, else its own address and port."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    host = socket.gethostname() if settings.host in ("0.0.0.0", "::", "") else settings.host
+    return f"http://{host}:{settings.port}"
 
 
 def main() -> None:

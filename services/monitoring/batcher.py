@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from services.monitoring.repository import AlreadyCounted, MonitoringStore
-from services.monitoring.rollups import BucketKey, Increments, merge
 from shared.errors import RetryableError
 from shared.logs import get_logger
+from shared.monitoring.rollups import BucketKey, Increments, merge
 
 __all__ = ["RollupBatcher"]
 

@@ -18,33 +18,38 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Protocol
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final, Protocol
 from uuid import UUID
 
 from botocore.exceptions import ClientError
-from pydantic import computed_field
 
-from contracts import Label, ModelPublished
-from services.monitoring.rollups import BucketKey, Counters
-from shared.dynamo import from_attribute_map, to_attribute_map
+from contracts import Label
+from shared.dynamo import iso_utc
 from shared.errors import RetryableError
 from shared.infra import InfraSpec
-from shared.items import PredictionItem, StoredItem, UtcTime
+from shared.items import PredictionItem
+from shared.monitoring.records import (
+    ActiveAlert,
+    BaselineItem,
+    CurrentModel,
+    FiringRecord,
+    PipelineHealth,
+    RetrainClaim,
+    TrainingOutcomeItem,
+)
+from shared.monitoring.rollups import BucketKey, Counters, expires_at
 
 if TYPE_CHECKING:
     from types_aiobotocore_dynamodb import DynamoDBClient
-    from types_aiobotocore_dynamodb.type_defs import (
-        AttributeValueTypeDef,
-        TransactWriteItemTypeDef,
-    )
+    from types_aiobotocore_dynamodb.type_defs import TransactWriteItemTypeDef
 
 __all__ = [
     "MARKER_PREFIX",
+    "AlertStore",
     "AlreadyCounted",
-    "BaselineItem",
     "DynamoMonitoringStore",
     "MonitoringStore",
-    "RollupReader",
     "marker_key",
 ]
 
@@ -65,42 +70,6 @@ class AlreadyCounted(Exception):  # noqa: N818 - an outcome the batcher handles,
         self.event_ids = event_ids
 
 
-class BaselineItem(StoredItem):
-    """A model version's drift baseline, in the rollups table under ``baseline#<version>``."""
-
-    TABLE: ClassVar[str] = "rollups"
-    HASH_KEY: ClassVar[str] = "pk"
-
-    model_name: str
-    model_version: str
-    published_at: UtcTime
-    event_id: UUID
-    baseline_json: str
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def pk(self) -> str:
-        return f"baseline#{self.model_version}"
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def sk(self) -> str:
-        return "baseline"
-
-    def key(self) -> dict[str, AttributeValueTypeDef]:
-        return {"pk": {"S": self.pk}, "sk": {"S": self.sk}}
-
-    @classmethod
-    def from_event(cls, event: ModelPublished) -> BaselineItem:
-        return cls(
-            model_name=event.model_name,
-            model_version=event.model_version,
-            published_at=event.occurred_at,
-            event_id=event.event_id,
-            baseline_json=event.baseline.model_dump_json(),
-        )
-
-
 class MonitoringStore(Protocol):
     async def commit(
         self, event_ids: Sequence[UUID], increments: Mapping[BucketKey, Counters]
@@ -119,15 +88,30 @@ class MonitoringStore(Protocol):
         """Store a version's baseline unless one is stored; True when written now."""
         ...
 
+    async def put_current_model(self, item: CurrentModel) -> bool:
+        """Make ``item`` the current model unless a newer publication is; True when written."""
+        ...
 
-class RollupReader(Protocol):
-    """What the monitoring's readers (rules, drift, the dashboard) ask of the rollups."""
+    async def put_outcome(self, item: TrainingOutcomeItem) -> bool:
+        """Record a rejected or failed run unless recorded; True when written now."""
+        ...
 
-    async def rollups(
-        self, granularity: str, model_version: str, first: str, last: str
-    ) -> list[tuple[str, Counters]]: ...
 
-    async def baseline(self, model_version: str) -> BaselineItem | None: ...
+class AlertStore(Protocol):
+    """The alerts table, as the rule evaluation writes it."""
+
+    async def claim_retrain(self, claim: RetrainClaim, cooldown_start: datetime) -> bool:
+        """Take the retrain for ``claim.reason`` unless one was requested after
+        ``cooldown_start``; True when this caller may publish it."""
+        ...
+
+    async def put_active(self, alert: ActiveAlert) -> None: ...
+
+    async def clear_active(self, rule: str) -> None: ...
+
+    async def add_firing(self, record: FiringRecord) -> None: ...
+
+    async def put_health(self, health: PipelineHealth) -> None: ...
 
 
 def _code(exc: ClientError) -> str:
@@ -149,6 +133,8 @@ class DynamoMonitoringStore:
         self._rollups = spec.table("rollups").name
         self._processed = spec.table("processed").name
         self._predictions = spec.table(PredictionItem.TABLE).name
+        self._alerts = spec.table("alerts").name
+        self._models = spec.table("models").name
         self._retention = marker_retention_seconds
         self._clock = clock
 
@@ -167,24 +153,29 @@ class DynamoMonitoringStore:
     def _update(self, key: BucketKey, counters: Counters) -> TransactWriteItemTypeDef:
         names = sorted(counters)
         # Plain digits: a quantized zero would otherwise go out as "0E-9".
-        values = {name: format(counters[name].normalize(), "f") for name in names}
+        values: dict[str, Any] = {
+            f":c{i}": {"N": format(counters[name].normalize(), "f")} for i, name in enumerate(names)
+        }
+        expression = "ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(names)))
+        expiry = expires_at(key)
+        if expiry is not None:
+            expression += " SET expires_at = if_not_exists(expires_at, :expires)"
+            values[":expires"] = {"N": str(expiry)}
         return {
             "Update": {
                 "TableName": self._rollups,
                 "Key": {"pk": {"S": key.pk}, "sk": {"S": key.sk}},
-                "UpdateExpression": "ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(names))),
+                "UpdateExpression": expression,
                 "ExpressionAttributeNames": {f"#c{i}": name for i, name in enumerate(names)},
-                "ExpressionAttributeValues": {
-                    f":c{i}": {"N": values[name]} for i, name in enumerate(names)
-                },
+                "ExpressionAttributeValues": values,
             }
         }
 
     async def commit(
         self, event_ids: Sequence[UUID], increments: Mapping[BucketKey, Counters]
     ) -> None:
-        expires_at = int(self._clock()) + self._retention
-        items = [self._marker(event_id, expires_at) for event_id in event_ids]
+        marker_expiry = int(self._clock()) + self._retention
+        items = [self._marker(event_id, marker_expiry) for event_id in event_ids]
         for key, counters in increments.items():
             nonzero = {name: delta for name, delta in counters.items() if delta}
             if nonzero:
@@ -218,54 +209,54 @@ class DynamoMonitoringStore:
             return None
         return tuple(Label(value["S"]) for value in item.get("flagged", {}).get("L", []))
 
-    async def rollups(
-        self, granularity: str, model_version: str, first: str, last: str
-    ) -> list[tuple[str, Counters]]:
-        """(bucket, counters) of one granularity and version, ``first`` to ``last``, oldest first.
-
-        ``model_version`` ``*`` reads all versions together; the bounds are inclusive bucket
-        texts (``2026-11-30T03:48``): one Query, paged, never a scan.
-        """
-        found: list[tuple[str, Counters]] = []
-        query: dict[str, Any] = {
-            "TableName": self._rollups,
-            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :first AND :last",
-            "ExpressionAttributeValues": {
-                ":pk": {"S": f"{granularity}#{model_version}"},
-                ":first": {"S": first},
-                ":last": {"S": last},
-            },
+    async def _put_unless(self, table: str, item: Any, condition: str, **values: Any) -> bool:
+        request: dict[str, Any] = {
+            "TableName": table,
+            "Item": item.to_item(),
+            "ConditionExpression": condition,
         }
-        while True:
-            response = await self._dynamodb.query(**query)
-            for raw in response.get("Items", []):
-                item = from_attribute_map(raw)
-                bucket = str(item.pop("sk"))
-                item.pop("pk")
-                found.append((bucket, item))
-            if "LastEvaluatedKey" not in response:
-                return found
-            query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-
-    async def baseline(self, model_version: str) -> BaselineItem | None:
-        """The stored baseline of ``model_version``, if one was published."""
-        response = await self._dynamodb.get_item(
-            TableName=self._rollups,
-            Key={"pk": {"S": f"baseline#{model_version}"}, "sk": {"S": "baseline"}},
-            ConsistentRead=True,
-        )
-        raw = response.get("Item")
-        return None if raw is None else BaselineItem.from_item(raw)
-
-    async def put_baseline(self, item: BaselineItem) -> bool:
+        if values:
+            request["ExpressionAttributeValues"] = values
         try:
-            await self._dynamodb.put_item(
-                TableName=self._rollups,
-                Item=to_attribute_map(item.model_dump(mode="json")),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
+            await self._dynamodb.put_item(**request)
         except ClientError as exc:
             if _code(exc) == "ConditionalCheckFailedException":
                 return False
             raise
         return True
+
+    async def put_baseline(self, item: BaselineItem) -> bool:
+        return await self._put_unless(self._rollups, item, "attribute_not_exists(pk)")
+
+    async def put_current_model(self, item: CurrentModel) -> bool:
+        return await self._put_unless(
+            self._rollups,
+            item,
+            "attribute_not_exists(pk) OR published_at < :at",
+            **{":at": {"S": iso_utc(item.published_at)}},
+        )
+
+    async def put_outcome(self, item: TrainingOutcomeItem) -> bool:
+        return await self._put_unless(self._models, item, "attribute_not_exists(pk)")
+
+    async def claim_retrain(self, claim: RetrainClaim, cooldown_start: datetime) -> bool:
+        return await self._put_unless(
+            self._alerts,
+            claim,
+            "attribute_not_exists(pk) OR requested_at <= :start",
+            **{":start": {"S": iso_utc(cooldown_start)}},
+        )
+
+    async def put_active(self, alert: ActiveAlert) -> None:
+        await self._dynamodb.put_item(TableName=self._alerts, Item=alert.to_item())
+
+    async def clear_active(self, rule: str) -> None:
+        await self._dynamodb.delete_item(
+            TableName=self._alerts, Key={"pk": {"S": "active"}, "sk": {"S": rule}}
+        )
+
+    async def add_firing(self, record: FiringRecord) -> None:
+        await self._dynamodb.put_item(TableName=self._alerts, Item=record.to_item())
+
+    async def put_health(self, health: PipelineHealth) -> None:
+        await self._dynamodb.put_item(TableName=self._alerts, Item=health.to_item())

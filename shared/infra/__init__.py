@@ -8,10 +8,12 @@ from shared.infra.apply import ensure
 from shared.infra.changes import Action, Change, summarize
 from shared.infra.render import render_text, spec_as_dict
 from shared.infra.replicas import (
+    LiveReplica,
     ReplicaQueue,
     create_replica_queue,
     gc,
     heartbeat,
+    live_replicas,
     remove_replica_queue,
 )
 from shared.infra.spec import BucketSpec, IndexSpec, InfraSpec, QueueSpec, TableSpec, TopicSpec
@@ -22,6 +24,7 @@ __all__ = [
     "Change",
     "IndexSpec",
     "InfraSpec",
+    "LiveReplica",
     "QueueSpec",
     "ReplicaQueue",
     "TableSpec",
@@ -30,6 +33,7 @@ __all__ = [
     "ensure",
     "gc",
     "heartbeat",
+    "live_replicas",
     "remove_replica_queue",
     "render_text",
     "spec_as_dict",

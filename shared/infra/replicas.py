@@ -29,17 +29,21 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_HEARTBEAT_INTERVAL_SECONDS",
     "DEFAULT_STALE_AFTER_SECONDS",
+    "ENDPOINT_TAG",
     "HEARTBEAT_TAG",
     "REPLICA_TAG_VALUE",
     "ROLE_TAG",
+    "LiveReplica",
     "ReplicaQueue",
     "create_replica_queue",
     "gc",
     "heartbeat",
+    "live_replicas",
     "remove_replica_queue",
 ]
 
 HEARTBEAT_TAG: Final = "heartbeat"
+ENDPOINT_TAG: Final = "endpoint"
 ROLE_TAG: Final = "role"
 DEPLOYMENT_TAG: Final = "deployment"
 REPLICA_TAG_VALUE: Final = "api-replica"
@@ -59,20 +63,39 @@ class ReplicaQueue:
     subscription_arn: str
 
 
-def _tags(spec: InfraSpec, now: float) -> dict[str, str]:
-    return {
+@dataclass(frozen=True)
+class LiveReplica:
+    """A replica queue whose heartbeat is fresh, with the HTTP root its replica announced."""
+
+    name: str
+    url: str
+    endpoint: str | None
+    heartbeat: float
+
+
+def _tags(spec: InfraSpec, now: float, endpoint: str | None) -> dict[str, str]:
+    tags = {
         ROLE_TAG: REPLICA_TAG_VALUE,
         DEPLOYMENT_TAG: spec.prefix,
         HEARTBEAT_TAG: str(int(now)),
     }
+    if endpoint is not None:
+        tags[ENDPOINT_TAG] = endpoint
+    return tags
 
 
 async def create_replica_queue(
-    clients: AwsClients, spec: InfraSpec, instance: str, *, now: float | None = None
+    clients: AwsClients,
+    spec: InfraSpec,
+    instance: str,
+    *,
+    now: float | None = None,
+    endpoint: str | None = None,
 ) -> ReplicaQueue:
     """Create (or take over) this replica's queue and subscribe it to model announcements.
 
     Needs the topic and the API dead-letter queue, which ``toxic infra ensure`` creates.
+    ``endpoint`` (the replica's HTTP root) is tagged so the monitoring can read its ``/readyz``.
     """
     queue = spec.replica_queue(instance)
     topic_arn = await find_topic_arn(clients.sns, spec.topic.name)
@@ -88,7 +111,7 @@ async def create_replica_queue(
     )
     # Tag before subscribing: gc only ever considers queues carrying the replica tags.
     moment = time.time() if now is None else now
-    await clients.sqs.tag_queue(QueueUrl=state.url, Tags=_tags(spec, moment))
+    await clients.sqs.tag_queue(QueueUrl=state.url, Tags=_tags(spec, moment, endpoint))
     _, subscription_arn = await ensure_subscription(clients.sns, topic_arn, queue, state)
     return ReplicaQueue(instance, queue.name, state.url, state.arn, subscription_arn)
 
@@ -172,3 +195,29 @@ async def gc(
         await _delete_queue(clients, url)
         removed.append(name)
     return removed
+
+
+async def live_replicas(
+    clients: AwsClients,
+    spec: InfraSpec,
+    stale_after_seconds: float = DEFAULT_STALE_AFTER_SECONDS,
+    *,
+    now: float | None = None,
+) -> list[LiveReplica]:
+    """The replica queues of this deployment whose heartbeat is fresher than the threshold."""
+    moment = time.time() if now is None else now
+    protected = {q.name for q in spec.static_queues}
+    found: list[LiveReplica] = []
+    for url in await _replica_queue_urls(clients, spec):
+        name = url.rstrip("/").rsplit("/", 1)[-1]
+        if name in protected:
+            continue
+        try:
+            tags = (await clients.sqs.list_queue_tags(QueueUrl=url)).get("Tags", {})
+        except clients.sqs.exceptions.QueueDoesNotExist:
+            continue
+        beat = _heartbeat_of(tags, spec)
+        if beat is None or moment - beat > stale_after_seconds:
+            continue
+        found.append(LiveReplica(name, url, tags.get(ENDPOINT_TAG), beat))
+    return sorted(found, key=lambda replica: replica.name)

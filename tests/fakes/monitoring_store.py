@@ -1,5 +1,8 @@
 """The monitoring's store in memory, with the all-or-nothing commit of its DynamoDB adapter.
 
+One object plays the three ports the monitoring uses: its store (rollups, baselines, model
+history), its alert store (alerts, retrain claims, health) and the reader over them.
+
 A commit that finds markers of some of its events raises AlreadyCounted naming them all and
 writes nothing, as a cancelled transaction does. ``fail_next`` makes the next commits raise
 RetryableError (a conflict or throttling); ``predictions`` holds what the logger would have
@@ -9,13 +12,25 @@ stored: prediction id -> flagged labels.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
 from contracts import Label, PredictionMade
-from services.monitoring.repository import AlreadyCounted, BaselineItem, marker_key
-from services.monitoring.rollups import BucketKey, Counters
+from services.monitoring.repository import AlreadyCounted, marker_key
 from shared.errors import RetryableError
+from shared.items import FeedbackItem, ModelItem, ReviewItem, ReviewStatus
+from shared.monitoring.reader import ModelHistoryEntry
+from shared.monitoring.records import (
+    ActiveAlert,
+    BaselineItem,
+    CurrentModel,
+    FiringRecord,
+    PipelineHealth,
+    RetrainClaim,
+    TrainingOutcomeItem,
+)
+from shared.monitoring.rollups import BucketKey, Counters
 
 __all__ = ["InMemoryMonitoringStore"]
 
@@ -26,6 +41,15 @@ class InMemoryMonitoringStore:
         self.buckets: dict[BucketKey, Counters] = {}
         self.predictions: dict[UUID, tuple[Label, ...]] = {}
         self.baselines: dict[str, BaselineItem] = {}
+        self.current: CurrentModel | None = None
+        self.outcomes: dict[str, TrainingOutcomeItem] = {}
+        self.published: list[ModelItem] = []
+        self.active: dict[str, ActiveAlert] = {}
+        self.history: dict[str, FiringRecord] = {}
+        self.claims: dict[str, RetrainClaim] = {}
+        self.health: PipelineHealth | None = None
+        self.feedback: list[FeedbackItem] = []
+        self.reviews: list[ReviewItem] = []
         self.commits: list[int] = []
         """Events per committed transaction, in order."""
         self.sizes: list[int] = []
@@ -72,6 +96,70 @@ class InMemoryMonitoringStore:
             return False
         self.baselines[item.pk] = item
         return True
+
+    async def put_current_model(self, item: CurrentModel) -> bool:
+        if self.current is not None and self.current.published_at >= item.published_at:
+            return False
+        self.current = item
+        return True
+
+    async def put_outcome(self, item: TrainingOutcomeItem) -> bool:
+        if item.sk in self.outcomes:
+            return False
+        self.outcomes[item.sk] = item
+        return True
+
+    # --- the alert store ------------------------------------------------------------------
+
+    async def claim_retrain(self, claim: RetrainClaim, cooldown_start: datetime) -> bool:
+        held = self.claims.get(claim.reason)
+        if held is not None and held.requested_at > cooldown_start:
+            return False
+        self.claims[claim.reason] = claim
+        return True
+
+    async def put_active(self, alert: ActiveAlert) -> None:
+        self.active[alert.rule] = alert
+
+    async def clear_active(self, rule: str) -> None:
+        self.active.pop(rule, None)
+
+    async def add_firing(self, record: FiringRecord) -> None:
+        self.history[record.sk] = record
+
+    async def put_health(self, health: PipelineHealth) -> None:
+        self.health = health
+
+    # --- the reader -----------------------------------------------------------------------
+
+    async def current_model(self) -> CurrentModel | None:
+        return self.current
+
+    async def active_alerts(self) -> list[ActiveAlert]:
+        return [self.active[rule] for rule in sorted(self.active)]
+
+    async def firings(self, limit: int) -> list[FiringRecord]:
+        return [self.history[sk] for sk in sorted(self.history, reverse=True)][:limit]
+
+    async def retrain_claims(self) -> list[RetrainClaim]:
+        return [self.claims[reason] for reason in sorted(self.claims)]
+
+    async def pipeline_health(self) -> PipelineHealth | None:
+        return self.health
+
+    async def model_history(self, model_name: str, limit: int) -> list[ModelHistoryEntry]:
+        entries: list[ModelHistoryEntry] = [
+            *(m for m in self.published if m.model_name == model_name),
+            *(o for o in self.outcomes.values() if o.model_name == model_name),
+        ]
+        return sorted(entries, key=lambda entry: entry.sk, reverse=True)[:limit]
+
+    async def recent_feedback(self, limit: int, days: int) -> list[FeedbackItem]:
+        return sorted(self.feedback, key=lambda row: row.created_at, reverse=True)[:limit]
+
+    async def pending_reviews(self, limit: int) -> list[ReviewItem]:
+        pending = [r for r in self.reviews if r.status is ReviewStatus.PENDING]
+        return sorted(pending, key=lambda r: r.queue_key)[:limit]
 
     # --- for tests ------------------------------------------------------------------------
 

@@ -13,17 +13,14 @@ import pytest
 
 from contracts import DriftBaseline, Label
 from services.monitoring.batcher import RollupBatcher
-from services.monitoring.repository import (
-    AlreadyCounted,
-    BaselineItem,
-    DynamoMonitoringStore,
-    marker_key,
-)
-from services.monitoring.rollups import merge, prediction_increments
+from services.monitoring.repository import AlreadyCounted, DynamoMonitoringStore, marker_key
 from shared.aws import AwsClients
 from shared.dynamo import from_attribute_map
 from shared.infra import InfraSpec
 from shared.items import PredictionItem
+from shared.monitoring.reader import DynamoMonitoringReader
+from shared.monitoring.records import BaselineItem
+from shared.monitoring.rollups import merge, prediction_increments
 from shared.settings import AwsSettings
 from shared.worker import open_publisher
 from tests import factories
@@ -39,6 +36,11 @@ MINUTE, HOUR, DAY = "2026-11-30T03:48", "2026-11-30T03", "2026-11-30"
 @pytest.fixture
 def store(clients: AwsClients, deployment: InfraSpec) -> DynamoMonitoringStore:
     return DynamoMonitoringStore(clients.dynamodb, deployment)
+
+
+@pytest.fixture
+def reader(clients: AwsClients, deployment: InfraSpec) -> DynamoMonitoringReader:
+    return DynamoMonitoringReader(clients.dynamodb, deployment)
 
 
 async def rollup(clients: AwsClients, spec: InfraSpec, pk: str, sk: str) -> dict[str, Any]:
@@ -78,24 +80,24 @@ async def test_a_commit_adds_the_counters_and_writes_markers_that_expire(
 
 
 async def test_zero_scores_and_bins_far_apart_in_time_are_committed_and_read_back_by_range(
-    store: DynamoMonitoringStore,
+    store: DynamoMonitoringStore, reader: DynamoMonitoringReader
 ) -> None:
     times = [AT.replace(hour=h) for h in (1, 3, 4)] + [AT.replace(day=29)]
     events = [factories.prediction_made(occurred_at=t, scores=factories.scores(0.0)) for t in times]
     await store.commit([e.event_id for e in events], merge(map(prediction_increments, events)))
 
-    hours = await store.rollups("hour", "*", "2026-11-30T00", "2026-11-30T03")
+    hours = await reader.rollups("hour", "*", "2026-11-30T00", "2026-11-30T03")
 
     assert [bucket for bucket, _ in hours] == ["2026-11-30T01", "2026-11-30T03"]
     assert all(counters["predictions"] == 1 for _, counters in hours)
     assert all(counters["top_score_0"] == 1 for _, counters in hours)
     assert "score_sum_toxic" not in hours[0][1]  # a zero sum adds nothing
-    days = await store.rollups("day", "7", "2026-11-01", "2026-11-30")
+    days = await reader.rollups("day", "7", "2026-11-01", "2026-11-30")
     assert [(bucket, int(counters["predictions"])) for bucket, counters in days] == [
         ("2026-11-29", 1),
         ("2026-11-30", 3),
     ]
-    assert await store.rollups("minute", "8", "2026-11-30", "2026-12-01") == []
+    assert await reader.rollups("minute", "8", "2026-11-30", "2026-12-01") == []
 
 
 async def test_a_commit_naming_counted_events_writes_nothing_and_names_them(
@@ -176,7 +178,7 @@ async def test_the_flags_of_a_logged_prediction_are_read_back(
 
 
 async def test_a_versions_baseline_is_stored_once(
-    clients: AwsClients, deployment: InfraSpec, store: DynamoMonitoringStore
+    store: DynamoMonitoringStore, reader: DynamoMonitoringReader
 ) -> None:
     first = BaselineItem.from_event(factories.model_published(model_version="12"))
     again = BaselineItem.from_event(
@@ -186,10 +188,10 @@ async def test_a_versions_baseline_is_stored_once(
     assert await store.put_baseline(first) is True
     assert await store.put_baseline(again) is False
 
-    stored = await store.baseline("12")
+    stored = await reader.baseline("12")
     assert stored == first
     assert DriftBaseline.model_validate_json(stored.baseline_json).rows == 30
-    assert await store.baseline("13") is None
+    assert await reader.baseline("13") is None
 
 
 async def start_monitoring(

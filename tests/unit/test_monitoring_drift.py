@@ -8,7 +8,7 @@ import pytest
 
 from contracts import DriftBaseline, Histogram, Label
 from contracts.vocabulary import LABELS
-from services.monitoring.drift import (
+from shared.monitoring.drift import (
     EPSILON,
     EdgeMismatchError,
     align,

@@ -16,10 +16,10 @@ from services.monitoring.batcher import RollupBatcher
 from services.monitoring.bootstrap import build_handlers
 from services.monitoring.handlers import Dependencies, registry
 from services.monitoring.repository import AlreadyCounted, marker_key
-from services.monitoring.rollups import prediction_increments
 from services.monitoring.settings import MonitoringSettings
 from shared.bus import HandlerRegistry
 from shared.errors import RetryableError
+from shared.monitoring.rollups import prediction_increments
 from tests import factories
 from tests.fakes.monitoring_store import InMemoryMonitoringStore
 

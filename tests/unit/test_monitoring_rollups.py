@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from contracts import Decision, FeedbackSource, Label, ModeratorAction
-from services.monitoring.rollups import (
+from shared.monitoring.rollups import (
     LATENCY_EDGES_MS,
     SCORE_EDGES,
     TEXT_LENGTH_EDGES,

@@ -9,6 +9,9 @@ each for its model version and for all versions together. An item's key is
 so a dashboard reads a time range of one granularity with one Query (``pk = minute#*`` and
 ``sk BETWEEN``), and text order of ``sk`` is time order.
 
+Minute items expire 8 days and hour items 120 days after their bucket starts (``expires_at``,
+the table's TTL); day items are kept.
+
 Counters are flat numeric attributes (DynamoDB's ADD works on top-level numbers without the
 item or a map existing first). Histograms are fixed bins, one counter per bin:
 
@@ -16,6 +19,7 @@ item or a map existing first). Histograms are fixed bins, one counter per bin:
     score_<label>_<i>, top_score_<i>      (i = 0..9: bins of 0.1, as the training baseline's)
     text_length_<i>                       (the baseline's length bins, TEXT_LENGTH_EDGES)
     latency_ms_le_<edge|inf>              (values in (lower, edge], for percentiles)
+    lag_s_le_<edge|inf>                   (consumer lag: handled minus occurred_at)
     feedback, feedback_<user|moderator|perspective>, feedback_unmatched, <tp|fp|fn|tn>_<label>
 
 Score and length bins are the training baseline's (``[lower, upper)``, the last one closed, values
@@ -33,7 +37,7 @@ import math
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Final
 
@@ -42,17 +46,23 @@ from contracts import LABELS, FeedbackGiven, Histogram, Label, ModeratorAction, 
 __all__ = [
     "ALL_VERSIONS",
     "GRANULARITIES",
+    "LAG_EDGES_S",
     "LATENCY_EDGES_MS",
+    "RETENTION",
     "SCORE_EDGES",
     "TEXT_LENGTH_EDGES",
     "BucketKey",
     "Counters",
     "Increments",
     "bucket_keys",
+    "bucket_start",
+    "expires_at",
     "feedback_counters",
     "feedback_increments",
     "histogram",
     "judged_labels",
+    "lag_counts",
+    "lag_percentile",
     "latency_counts",
     "latency_percentile",
     "merge",
@@ -68,6 +78,9 @@ SCORE_EDGES: Final = tuple(i / 10 for i in range(11))
 # The training baseline's (services/training/quality.py); services share no code, only contracts.
 TEXT_LENGTH_EDGES: Final = (0.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1e3, 2e3, 5e3, 100_001.0)
 LATENCY_EDGES_MS: Final = (1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, math.inf)
+LAG_EDGES_S: Final = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, math.inf)
+# How long a bucket's item lives after the bucket starts (TTL); day items are kept.
+RETENTION: Final = {"minute": timedelta(days=8), "hour": timedelta(days=120)}
 # Score sums keep nine decimals: exact to add, and far from DynamoDB's 38 significant digits.
 _SCORE_QUANTUM: Final = Decimal("1e-9")
 
@@ -93,6 +106,20 @@ def bucket_keys(model_version: str, at: datetime) -> list[BucketKey]:
         for granularity, pattern in GRANULARITIES.items()
         for version in (model_version, ALL_VERSIONS)
     ]
+
+
+def bucket_start(granularity: str, bucket: str) -> datetime:
+    """The UTC start of a bucket text (``2026-11-30T03:48`` for a minute)."""
+    return datetime.strptime(bucket, GRANULARITIES[granularity]).replace(tzinfo=UTC)
+
+
+def expires_at(key: BucketKey) -> int | None:
+    """Epoch seconds at which the item ``key`` may expire; None for items kept for good."""
+    granularity = key.pk.partition("#")[0]
+    keep = RETENTION.get(granularity)
+    if keep is None:
+        return None
+    return int((bucket_start(granularity, key.sk) + keep).timestamp())
 
 
 def _edge_name(edge: float) -> str:
@@ -156,9 +183,16 @@ def _spread(model_version: str, at: datetime, counters: Counters) -> Increments:
     return {key: dict(counters) for key in bucket_keys(model_version, at)}
 
 
-def prediction_increments(event: PredictionMade) -> Increments:
-    """The counter increments of a scored comment, per rollup item."""
-    return _spread(event.model_version, event.occurred_at, prediction_counters(event))
+def prediction_increments(event: PredictionMade, lag_seconds: float | None = None) -> Increments:
+    """The counter increments of a scored comment, per rollup item.
+
+    ``lag_seconds`` is how long after ``occurred_at`` the monitoring handled it (consumer lag).
+    """
+    counters = prediction_counters(event)
+    if lag_seconds is not None:
+        edge = LAG_EDGES_S[_upper_bin(max(lag_seconds, 0.0), LAG_EDGES_S)]
+        counters[f"lag_s_le_{_edge_name(edge)}"] = Decimal(1)
+    return _spread(event.model_version, event.occurred_at, counters)
 
 
 def feedback_increments(event: FeedbackGiven, flagged: Iterable[Label] | None) -> Increments:
@@ -218,3 +252,13 @@ def percentile(counts: Sequence[int], edges: Sequence[float], q: float) -> float
 def latency_percentile(item: Mapping[str, object], q: float) -> float | None:
     """The ``q``-quantile of latency in ms from a rollup item's latency histogram."""
     return percentile(latency_counts(item), LATENCY_EDGES_MS, q)
+
+
+def lag_counts(item: Mapping[str, object]) -> list[int]:
+    """The consumer-lag histogram's counts per ``LAG_EDGES_S`` bin."""
+    return [_count(item, f"lag_s_le_{_edge_name(edge)}") for edge in LAG_EDGES_S]
+
+
+def lag_percentile(item: Mapping[str, object], q: float) -> float | None:
+    """The ``q``-quantile of the consumer lag in seconds from a rollup item."""
+    return percentile(lag_counts(item), LAG_EDGES_S, q)
