@@ -1,0 +1,1 @@
+"""Streamlit page scripts; each draws one view with the session's wiring."""

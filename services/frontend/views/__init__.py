@@ -1,0 +1,1 @@
+"""What each page draws, as functions of the session's wiring (``bootstrap.Wiring``)."""
