@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -48,16 +49,24 @@ def emulator(
         "127.0.0.1"
     ),
     port: Annotated[int, typer.Option(help="Port to listen on (LocalStack's by default).")] = 4566,
+    state_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder where POST /_toxic/snapshot writes its data and /_toxic/restore reads "
+            "it (`toxic up` drives both)."
+        ),
+    ] = None,
 ) -> None:
     """Run the AWS stand-in (moto: SQS, SNS, DynamoDB, S3) in the foreground until Ctrl-C.
 
-    It keeps everything in memory: stopping it erases all queues, tables and objects.
-    Other commands reach it with AWS_ENDPOINT_URL=http://HOST:PORT.
+    It keeps everything in memory: stopping it erases all queues, tables and objects unless
+    a snapshot was taken into --state-dir. Other commands reach it with
+    AWS_ENDPOINT_URL=http://HOST:PORT.
     """
     from shared.emulator import serve
 
     try:
-        serve(EmulatorSettings(host=host, port=port), announce=typer.echo)
+        serve(EmulatorSettings(host=host, port=port), announce=typer.echo, state_dir=state_dir)
     except ConfigurationError as exc:
         typer.secho(f"error: {exc}", err=True, fg="red")
         raise typer.Exit(1) from None

@@ -1,11 +1,15 @@
 """The embedded AWS stand-in: moto's server for SQS, SNS, DynamoDB and S3 on one loopback port.
 
-It keeps state in memory only; stopping it erases everything. ``serve`` runs it in the
-foreground; :class:`EmulatorProcess` runs it as a managed child of another command.
+It keeps state in memory. Given a state folder it also answers ``POST /_toxic/snapshot`` (write
+one consistent cut of its data there) and ``POST /_toxic/restore`` (load it back), which
+``toxic up`` uses to keep state across restarts (see ``shared.emulator_gate`` and
+``shared.emulator_state``). ``serve`` runs it in the foreground; :class:`EmulatorProcess` runs it
+as a managed child of another command.
 """
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
@@ -14,13 +18,22 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Self
+from typing import Any, Self
 
 from shared.errors import ConfigurationError
 from shared.settings import EmulatorSettings
 
-__all__ = ["EmulatorProcess", "is_ready", "reset", "serve", "wait_until_ready"]
+__all__ = [
+    "EmulatorProcess",
+    "is_ready",
+    "reset",
+    "restore",
+    "serve",
+    "snapshot",
+    "wait_until_ready",
+]
 
 _READY_PATH = "/moto-api/"
 _RESET_PATH = "/moto-api/reset"
@@ -57,10 +70,52 @@ def reset(url: str) -> None:
             raise ConfigurationError(f"resetting the stand-in at {url} answered {response.status}")
 
 
-def serve(settings: EmulatorSettings, announce: Callable[[str], None] = print) -> None:
+def _post_state(url: str, route: str, timeout: float) -> dict[str, Any]:
+    request = urllib.request.Request(f"{url}/_toxic/{route}", method="POST")  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            body: dict[str, Any] = json.loads(response.read())
+            return body
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode(errors="replace")
+        raise ConfigurationError(f"the stand-in at {url} refused {route}: {detail}") from None
+
+
+def snapshot(url: str, timeout: float = 60.0) -> dict[str, Any]:
+    """Ask the stand-in at ``url`` to write a snapshot of its data into its state folder."""
+    return _post_state(url, "snapshot", timeout)
+
+
+def restore(url: str, timeout: float = 120.0) -> dict[str, Any]:
+    """Ask the stand-in at ``url`` to load its state folder's snapshot into its resources."""
+    return _post_state(url, "restore", timeout)
+
+
+def _application(state_dir: Path | None) -> Any:
+    """moto's WSGI app behind the gate; with a state folder, the snapshot routes too."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    from shared.emulator_gate import Gate, StateLock, patch_long_polls
+    from shared.emulator_state import Snapshotter
+
+    lock = StateLock()
+    patch_long_polls(lock)
+    gate = Gate(DomainDispatcherApplication(create_backend_app), lock)
+    if state_dir is not None:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        snapshotter = Snapshotter(state_dir, lock, lambda: gate.changes)
+        gate.add_route("snapshot", snapshotter.take)
+        gate.add_route("restore", snapshotter.restore)
+    return gate
+
+
+def serve(
+    settings: EmulatorSettings,
+    announce: Callable[[str], None] = print,
+    state_dir: Path | None = None,
+) -> None:
     """Run moto's server in the foreground until SIGTERM or SIGINT."""
     # Imported here: moto's server pulls in every service backend, which only this process needs.
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import WSGIRequestHandler, make_server
 
     from shared.emulator_patches import apply_patches
@@ -77,7 +132,7 @@ def serve(settings: EmulatorSettings, announce: Callable[[str], None] = print) -
         server = make_server(
             settings.host,
             settings.port,
-            DomainDispatcherApplication(create_backend_app),
+            _application(state_dir),
             threaded=True,
             request_handler=QuietHandler,
         )
@@ -91,7 +146,8 @@ def serve(settings: EmulatorSettings, announce: Callable[[str], None] = print) -
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, stop)
-    announce(f"AWS stand-in (moto) ready at {settings.url} (SQS, SNS, DynamoDB, S3; memory only)")
+    kept = f"snapshots in {state_dir}" if state_dir is not None else "memory only"
+    announce(f"AWS stand-in (moto) ready at {settings.url} (SQS, SNS, DynamoDB, S3; {kept})")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -99,7 +155,7 @@ def serve(settings: EmulatorSettings, announce: Callable[[str], None] = print) -
     finally:
         server.server_close()
         signal.signal(signal.SIGTERM, previous)
-        announce("AWS stand-in stopped; its state is gone")
+        announce("AWS stand-in stopped; its state in memory is gone")
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -116,9 +172,16 @@ def _check_port_free(host: str, port: int) -> None:
 class EmulatorProcess:
     """The stand-in as a child process: started, awaited until ready, and stopped on exit."""
 
-    def __init__(self, settings: EmulatorSettings, *, startup_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        settings: EmulatorSettings,
+        *,
+        startup_timeout: float = 30.0,
+        state_dir: Path | None = None,
+    ) -> None:
         self.settings = settings
         self._startup_timeout = startup_timeout
+        self._state_dir = state_dir
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -152,6 +215,7 @@ class EmulatorProcess:
                 self.settings.host,
                 "--port",
                 str(self.settings.port),
+                *(["--state-dir", str(self._state_dir)] if self._state_dir else []),
             ],
             stdout=subprocess.DEVNULL,
         )
