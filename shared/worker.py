@@ -6,9 +6,12 @@ tests call the same bootstrap with in-memory fakes instead.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from shared.aws import AwsClients, open_clients
 from shared.bus import Consumer, ConsumerStats, HandlerRegistry, Publisher, SnsPublisher, SqsQueue
@@ -23,6 +26,8 @@ __all__ = ["default_instance", "open_publisher", "open_queue", "run_worker"]
 log = get_logger(__name__)
 
 BuildHandlers = Callable[[AwsClients, Publisher], HandlerRegistry]
+# Work a worker does beside consuming (the monitoring's rule evaluation): runs until cancelled.
+Background = Callable[[AwsClients, Publisher], Coroutine[Any, Any, None]]
 
 
 def default_instance() -> str:
@@ -55,9 +60,15 @@ async def open_publisher(clients: AwsClients, spec: InfraSpec) -> SnsPublisher:
 
 
 async def run_worker(
-    settings: ConsumerSettings, role: str, build_handlers: BuildHandlers
+    settings: ConsumerSettings,
+    role: str,
+    build_handlers: BuildHandlers,
+    background: Background | None = None,
 ) -> ConsumerStats:
-    """Consume ``role``'s queue until SIGTERM or SIGINT; returns the consumer's counters."""
+    """Consume ``role``'s queue until SIGTERM or SIGINT; returns the consumer's counters.
+
+    ``background`` runs beside the consumer and is cancelled when the consumer has stopped.
+    """
     spec = InfraSpec.for_prefix(settings.prefix)
     instance = settings.instance or default_instance()
     with bound(service=role, instance=instance):
@@ -75,6 +86,15 @@ async def run_worker(
                 ),
                 shutdown_grace=settings.shutdown_grace_seconds,
             )
-            await consumer.run_until_signalled()
+            task: asyncio.Task[None] | None = None
+            if background is not None:
+                task = asyncio.create_task(background(clients, publisher), name=f"{role}-bg")
+            try:
+                await consumer.run_until_signalled()
+            finally:
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             log.info("worker_stopped", **vars(consumer.stats))
             return consumer.stats

@@ -16,6 +16,7 @@ The in-memory fake with the same rules is ``tests/fakes/monitoring_store.py``.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -103,6 +104,10 @@ class AlertStore(Protocol):
     async def claim_retrain(self, claim: RetrainClaim, cooldown_start: datetime) -> bool:
         """Take the retrain for ``claim.reason`` unless one was requested after
         ``cooldown_start``; True when this caller may publish it."""
+        ...
+
+    async def release_retrain(self, claim: RetrainClaim) -> None:
+        """Give back ``claim`` (its request was not sent), unless another replaced it."""
         ...
 
     async def put_active(self, alert: ActiveAlert) -> None: ...
@@ -246,6 +251,15 @@ class DynamoMonitoringStore:
             "attribute_not_exists(pk) OR requested_at <= :start",
             **{":start": {"S": iso_utc(cooldown_start)}},
         )
+
+    async def release_retrain(self, claim: RetrainClaim) -> None:
+        with contextlib.suppress(self._dynamodb.exceptions.ConditionalCheckFailedException):
+            await self._dynamodb.delete_item(
+                TableName=self._alerts,
+                Key=claim.key(),
+                ConditionExpression="request_id = :id",
+                ExpressionAttributeValues={":id": {"S": str(claim.request_id)}},
+            )
 
     async def put_active(self, alert: ActiveAlert) -> None:
         await self._dynamodb.put_item(TableName=self._alerts, Item=alert.to_item())

@@ -30,3 +30,13 @@ class MonitoringSettings(ConsumerSettings):
         le=100,
         description="Most items (markers and counter updates) in one rollup transaction.",
     )
+
+    evaluate_seconds: float = Field(
+        default=60.0,
+        gt=0.0,
+        le=3_600.0,
+        description="How often the alert rules are judged and the pipeline health measured.",
+    )
+    probe_timeout_seconds: float = Field(
+        default=2.0, gt=0.0, le=60.0, description="How long a replica's /readyz may take."
+    )

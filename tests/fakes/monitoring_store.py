@@ -118,6 +118,11 @@ class InMemoryMonitoringStore:
         self.claims[claim.reason] = claim
         return True
 
+    async def release_retrain(self, claim: RetrainClaim) -> None:
+        held = self.claims.get(claim.reason)
+        if held is not None and held.request_id == claim.request_id:
+            del self.claims[claim.reason]
+
     async def put_active(self, alert: ActiveAlert) -> None:
         self.active[alert.rule] = alert
 

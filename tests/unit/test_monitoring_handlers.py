@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import uuid4
@@ -14,7 +14,7 @@ from contracts import Event, FeedbackSource, Label
 from contracts.topology import QUEUE_ROUTES
 from services.monitoring.batcher import RollupBatcher
 from services.monitoring.bootstrap import build_handlers
-from services.monitoring.handlers import Dependencies, registry
+from services.monitoring.handlers import Dependencies, LagGauge, registry
 from services.monitoring.repository import AlreadyCounted, marker_key
 from services.monitoring.settings import MonitoringSettings
 from shared.bus import HandlerRegistry
@@ -50,9 +50,7 @@ async def deliver(handlers: HandlerRegistry, *events: Event) -> None:
 
 
 def test_the_monitoring_handles_only_events_routed_to_its_queue(handlers: HandlerRegistry) -> None:
-    # ModelRejected and TrainingFailed are routed here too, for the model history to come.
-    assert set(handlers) <= set(QUEUE_ROUTES["monitoring"])
-    assert {"PredictionMade", "FeedbackGiven", "ModelPublished"} <= set(handlers)
+    assert set(handlers) == set(QUEUE_ROUTES["monitoring"])
 
 
 async def test_a_prediction_counts_in_its_minute_hour_and_day_for_its_version_and_all(
@@ -236,3 +234,50 @@ async def test_a_store_that_names_no_event_of_the_batch_fails_it_instead_of_loop
 
     with pytest.raises(AlreadyCounted):
         await asyncio.wait_for(batcher.count(event.event_id, prediction_increments(event)), 1)
+
+
+async def test_rejected_and_failed_runs_join_the_model_history_once(
+    handlers: HandlerRegistry, store: InMemoryMonitoringStore
+) -> None:
+    rejected = factories.model_rejected(occurred_at=AT)
+    failed = factories.training_failed(occurred_at=AT)
+
+    await deliver(handlers, rejected, failed, rejected)
+
+    history = await store.model_history(rejected.model_name, 10)
+    assert sorted(entry.outcome for entry in history) == ["failed", "rejected"]
+    [entry] = [e for e in history if e.outcome == "rejected"]
+    assert entry.reasons == rejected.reasons
+    assert entry.candidate_version == rejected.candidate_version
+
+
+async def test_only_a_newer_publication_becomes_the_current_model(
+    handlers: HandlerRegistry, store: InMemoryMonitoringStore
+) -> None:
+    newer = factories.model_published(model_version="8", occurred_at=AT)
+    older = factories.model_published(model_version="7", occurred_at=AT.replace(hour=1))
+
+    await deliver(handlers, newer)
+    await deliver(handlers, older)
+
+    current = await store.current_model()
+    assert current is not None
+    assert current.model_version == "8"
+    assert set(store.baselines) == {"baseline#7", "baseline#8"}
+
+
+async def test_a_prediction_adds_how_late_it_was_handled(store: InMemoryMonitoringStore) -> None:
+    lag = LagGauge()
+    handlers = registry(
+        Dependencies(
+            store=store,
+            batcher=RollupBatcher(store, max_delay=0.005, max_items=100),
+            clock=lambda: AT + timedelta(seconds=3),
+            lag=lag,
+        )
+    )
+
+    await deliver(handlers, factories.prediction_made(occurred_at=AT))
+
+    assert store.counter("minute#*", MINUTE, "lag_s_le_5") == 1
+    assert (lag.seconds, lag.observed_at) == (3.0, AT + timedelta(seconds=3))

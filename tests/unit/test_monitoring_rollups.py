@@ -11,10 +11,12 @@ import pytest
 from contracts import Decision, FeedbackSource, Label, ModeratorAction
 from shared.monitoring.rollups import (
     LATENCY_EDGES_MS,
+    RETENTION,
     SCORE_EDGES,
     TEXT_LENGTH_EDGES,
     BucketKey,
     bucket_keys,
+    expires_at,
     feedback_counters,
     histogram,
     latency_percentile,
@@ -206,3 +208,20 @@ def test_live_bins_are_the_training_baselines_bins() -> None:
 
     assert SCORE_EDGES == TRAINING_SCORE_EDGES
     assert tuple(map(float, LENGTH_EDGES)) == TEXT_LENGTH_EDGES
+
+
+def test_minute_and_hour_items_expire_and_day_items_are_kept() -> None:
+    minute, hour, day = (
+        BucketKey(f"{g}#*", b)
+        for g, b in (
+            ("minute", "2026-11-30T03:48"),
+            ("hour", "2026-11-30T03"),
+            ("day", "2026-11-30"),
+        )
+    )
+
+    assert expires_at(minute) == int(datetime(2026, 12, 8, 3, 48, tzinfo=UTC).timestamp())
+    assert expires_at(hour) == int(
+        (datetime(2026, 11, 30, 3, tzinfo=UTC) + RETENTION["hour"]).timestamp()
+    )
+    assert expires_at(day) is None
