@@ -13,6 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from services.cli_common import aws_settings, fail
 from shared.errors import ConfigurationError
 from shared.infra import InfraSpec, ensure, gc, render_text, spec_as_dict, summarize
+from shared.infra.localstack import SCRIPT_NAME, localstack_script
 from shared.infra.replicas import DEFAULT_STALE_AFTER_SECONDS
 from shared.settings import AwsSettings
 
@@ -122,3 +123,17 @@ def gc_command(
     for name in removed:
         typer.echo(f"removed  queue  {name}")
     typer.echo(f"{len(removed)} stale replica queue(s) removed" if removed else "nothing to remove")
+
+
+_LOCALSTACK_HELP = (
+    "Print the LocalStack start script that builds the deployment with awslocal."
+    "\n\n"
+    "compose.yaml mounts localstack/init/ready.d into LocalStack, which runs the script once it "
+    f"answers. The checked-in copy is localstack/init/ready.d/{SCRIPT_NAME}, generated for the "
+    "default prefix; a unit test fails when it differs from this output."
+)
+
+
+@infra_app.command("localstack-script", help=_LOCALSTACK_HELP)
+def localstack_script_command() -> None:
+    typer.echo(localstack_script(_spec(aws_settings())), nl=False)
