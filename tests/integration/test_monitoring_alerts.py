@@ -6,12 +6,14 @@ import asyncio
 import json
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from aiobotocore.session import get_session
 
 from contracts import Label, RetrainRequested, decode
+from services.monitoring.health import CloudWatchOldestAge
 from shared.aws import AwsClients
 from shared.infra import InfraSpec, create_replica_queue
 from shared.items import PredictionItem
@@ -137,3 +139,34 @@ async def test_competing_monitors_ask_for_one_retrain_and_keep_the_alert_and_hea
     assert (replica.endpoint, replica.ready, replica.outbox_depth) == (replica_endpoint, True, 3)
     assert health.consumer_lag_seconds is not None
     assert 0 <= health.consumer_lag_seconds < 60
+
+
+async def test_the_cloudwatch_reader_takes_the_newest_age_of_the_oldest_message(
+    aws_settings: AwsSettings,
+) -> None:
+    """On AWS the age comes from CloudWatch; the stand-in's CloudWatch API stands in for it."""
+    client = get_session().create_client(
+        "cloudwatch",
+        aws_settings.region,
+        endpoint_url=aws_settings.endpoint_url,
+        **aws_settings.credentials(),
+    )
+    now = datetime.now(UTC)
+    async with client as cloudwatch:
+        for minutes_ago, age in ((3, 40.0), (1, 95.0)):
+            await cloudwatch.put_metric_data(
+                Namespace="AWS/SQS",
+                MetricData=[
+                    {
+                        "MetricName": "ApproximateAgeOfOldestMessage",
+                        "Dimensions": [{"Name": "QueueName", "Value": "toxic-logger"}],
+                        "Timestamp": now - timedelta(minutes=minutes_ago),
+                        "Value": age,
+                        "Unit": "Seconds",
+                    }
+                ],
+            )
+        ages = CloudWatchOldestAge(cloudwatch, clock=lambda: now)
+
+        assert await ages.oldest_age_seconds("toxic-logger") == 95.0
+        assert await ages.oldest_age_seconds("toxic-monitoring") is None
