@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from services.cli_dlq import dlq_app
 from services.cli_infra import infra_app
 from services.cli_keys import keys_app
+from services.cli_status import status_command
 from services.training.cli import score_command, train_command
 from shared.errors import ConfigurationError
 from shared.settings import EmulatorSettings
@@ -29,6 +31,8 @@ app = typer.Typer(
 )
 app.add_typer(infra_app, name="infra")
 app.add_typer(keys_app, name="keys")
+app.add_typer(dlq_app, name="dlq")
+app.command("status")(status_command)
 app.command("train")(train_command)
 app.command("score")(score_command)
 
@@ -72,20 +76,69 @@ def emulator(
         raise typer.Exit(1) from None
 
 
-@app.command()
+_UP_HELP = (
+    "Start the whole system on this machine (no Docker, no AWS account) until Ctrl-C."
+    "\n\n"
+    "Starts the AWS stand-in (unless AWS_ENDPOINT_URL points elsewhere) from its last snapshot, "
+    "MLflow, the infrastructure, a first model when there is no champion, an admin and a "
+    "moderator key, and the services; prints their URLs; restarts a crashed service; stops "
+    "everything on Ctrl-C. State (the stand-in's data every few seconds, MLflow's database, the "
+    "keys) is kept in --state-dir and survives a restart."
+)
+
+
+@app.command(help=_UP_HELP)
 def up(
+    data: Annotated[
+        list[Path] | None,
+        typer.Option("--data", help="A CSV to train the first model on; repeat for several."),
+    ] = None,
+    service: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--service", help="Run only this service; repeat for several (default: all six)."
+        ),
+    ] = None,
+    state_dir: Annotated[
+        Path | None,
+        typer.Option(help="State folder (TOXIC_UP_STATE_DIR; default ~/.local/state/toxic/up)."),
+    ] = None,
+    api_port: Annotated[int | None, typer.Option(help="API port (TOXIC_PORT; 8000).")] = None,
+    frontend_port: Annotated[
+        int | None, typer.Option(help="Frontend port (TOXIC_FRONTEND_PORT; 8501).")
+    ] = None,
+    dashboard_port: Annotated[
+        int | None, typer.Option(help="Dashboard port (TOXIC_DASHBOARD_PORT; 8502).")
+    ] = None,
+    mlflow_port: Annotated[
+        int | None, typer.Option(help="MLflow port (TOXIC_MLFLOW_PORT; 5000).")
+    ] = None,
     emulator_port: Annotated[
-        int, typer.Option(help="Port of the embedded AWS stand-in.", envvar="TOXIC_EMULATOR_PORT")
-    ] = 4566,
+        int | None, typer.Option(help="AWS stand-in port (TOXIC_EMULATOR_PORT; 4566).")
+    ] = None,
 ) -> None:
-    """Start the whole system on this machine (no Docker, no AWS account) until Ctrl-C.
+    from pydantic import ValidationError
 
-    Starts the AWS stand-in unless AWS_ENDPOINT_URL points elsewhere, applies the
-    infrastructure, prints where everything is, and stops it all on Ctrl-C.
-    """
-    from services.up import main
+    from services.up.command import main
+    from services.up.settings import UpSettings
 
-    raise typer.Exit(main(EmulatorSettings(port=emulator_port)))
+    given = {
+        "services": tuple(service) if service else None,
+        "state_dir": state_dir,
+        "api_port": api_port,
+        "frontend_port": frontend_port,
+        "dashboard_port": dashboard_port,
+        "mlflow_port": mlflow_port,
+        "emulator_port": emulator_port,
+    }
+    try:
+        chosen: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+        settings = UpSettings(**chosen)
+    except ValidationError as error:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        typer.secho(f"error: invalid settings: {problems}", err=True, fg="red")
+        raise typer.Exit(1) from None
+    raise typer.Exit(main(settings, tuple(data or ())))
 
 
 @app.command()
