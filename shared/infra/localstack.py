@@ -100,24 +100,23 @@ def _table_lines(table: TableSpec) -> list[str]:
         ]
         create.append(f"        --global-secondary-indexes {shlex.quote(_compact(indexes))} \\")
     create[-1] = create[-1].removesuffix(" \\") + " >/dev/null"
-    lines = [
+    if table.ttl_attribute is not None:
+        # TTL can be set only on an ACTIVE table; a new one has it disabled.
+        spec = shlex.quote(f"Enabled=true,AttributeName={table.ttl_attribute}")
+        create.extend(
+            [
+                f"    awslocal dynamodb wait table-exists --table-name {name}",
+                f"    awslocal dynamodb update-time-to-live --table-name {name} \\",
+                f"        --time-to-live-specification {spec} >/dev/null",
+            ]
+        )
+    # An existing table is left as it is: `toxic infra ensure` reports any difference.
+    return [
         f"# {table.description}",
         f"if ! awslocal dynamodb describe-table --table-name {name} >/dev/null 2>&1; then",
         *create,
         "fi",
-        f"awslocal dynamodb wait table-exists --table-name {name}",
     ]
-    if table.ttl_attribute is not None:
-        spec = shlex.quote(f"Enabled=true,AttributeName={table.ttl_attribute}")
-        lines.extend(
-            [
-                f'if [ "$(ttl_status {name})" = DISABLED ]; then',
-                f"    awslocal dynamodb update-time-to-live --table-name {name} \\",
-                f"        --time-to-live-specification {spec} >/dev/null",
-                "fi",
-            ]
-        )
-    return lines
 
 
 _HEADER: Final = """\
@@ -128,11 +127,6 @@ _HEADER: Final = """\
 # LocalStack runs it once its services answer (init stage READY); `toxic infra ensure` runs after
 # it in compose and reports anything it left different from the spec.
 set -euo pipefail
-
-ttl_status() {{
-    awslocal dynamodb describe-time-to-live --table-name "$1" \\
-        --query TimeToLiveDescription.TimeToLiveStatus --output text
-}}
 
 echo "toxic: creating the {prefix!r} deployment"
 """

@@ -6,11 +6,6 @@
 # it in compose and reports anything it left different from the spec.
 set -euo pipefail
 
-ttl_status() {
-    awslocal dynamodb describe-time-to-live --table-name "$1" \
-        --query TimeToLiveDescription.TimeToLiveStatus --output text
-}
-
 echo "toxic: creating the 'toxic' deployment"
 
 # The topic every event is published to. Its ARN tells the partition, region and
@@ -60,9 +55,7 @@ if ! awslocal dynamodb describe-table --table-name toxic-predictions >/dev/null 
         --attribute-definitions '[{"AttributeName":"prediction_id","AttributeType":"S"},{"AttributeName":"day","AttributeType":"S"},{"AttributeName":"created_at","AttributeType":"S"}]' \
         --key-schema '[{"AttributeName":"prediction_id","KeyType":"HASH"}]' \
         --global-secondary-indexes '[{"IndexName":"by_time","KeySchema":[{"AttributeName":"day","KeyType":"HASH"},{"AttributeName":"created_at","KeyType":"RANGE"}],"Projection":{"ProjectionType":"ALL"}}]' >/dev/null
-fi
-awslocal dynamodb wait table-exists --table-name toxic-predictions
-if [ "$(ttl_status toxic-predictions)" = DISABLED ]; then
+    awslocal dynamodb wait table-exists --table-name toxic-predictions
     awslocal dynamodb update-time-to-live --table-name toxic-predictions \
         --time-to-live-specification Enabled=true,AttributeName=expires_at >/dev/null
 fi
@@ -73,7 +66,6 @@ if ! awslocal dynamodb describe-table --table-name toxic-feedback >/dev/null 2>&
         --key-schema '[{"AttributeName":"feedback_id","KeyType":"HASH"}]' \
         --global-secondary-indexes '[{"IndexName":"by_time","KeySchema":[{"AttributeName":"day","KeyType":"HASH"},{"AttributeName":"created_at","KeyType":"RANGE"}],"Projection":{"ProjectionType":"ALL"}},{"IndexName":"by_prediction","KeySchema":[{"AttributeName":"prediction_id","KeyType":"HASH"}],"Projection":{"ProjectionType":"ALL"}}]' >/dev/null
 fi
-awslocal dynamodb wait table-exists --table-name toxic-feedback
 # The moderation queue; by_status lists pending items by priority, then age.
 if ! awslocal dynamodb describe-table --table-name toxic-reviews >/dev/null 2>&1; then
     awslocal dynamodb create-table --table-name toxic-reviews --billing-mode PAY_PER_REQUEST \
@@ -81,15 +73,12 @@ if ! awslocal dynamodb describe-table --table-name toxic-reviews >/dev/null 2>&1
         --key-schema '[{"AttributeName":"prediction_id","KeyType":"HASH"}]' \
         --global-secondary-indexes '[{"IndexName":"by_status","KeySchema":[{"AttributeName":"status","KeyType":"HASH"},{"AttributeName":"queue_key","KeyType":"RANGE"}],"Projection":{"ProjectionType":"ALL"}}]' >/dev/null
 fi
-awslocal dynamodb wait table-exists --table-name toxic-reviews
 # Monitoring counters per minute, hour and day; minute and hour items expire. TTL.
 if ! awslocal dynamodb describe-table --table-name toxic-rollups >/dev/null 2>&1; then
     awslocal dynamodb create-table --table-name toxic-rollups --billing-mode PAY_PER_REQUEST \
         --attribute-definitions '[{"AttributeName":"pk","AttributeType":"S"},{"AttributeName":"sk","AttributeType":"S"}]' \
         --key-schema '[{"AttributeName":"pk","KeyType":"HASH"},{"AttributeName":"sk","KeyType":"RANGE"}]' >/dev/null
-fi
-awslocal dynamodb wait table-exists --table-name toxic-rollups
-if [ "$(ttl_status toxic-rollups)" = DISABLED ]; then
+    awslocal dynamodb wait table-exists --table-name toxic-rollups
     awslocal dynamodb update-time-to-live --table-name toxic-rollups \
         --time-to-live-specification Enabled=true,AttributeName=expires_at >/dev/null
 fi
@@ -98,9 +87,7 @@ if ! awslocal dynamodb describe-table --table-name toxic-processed >/dev/null 2>
     awslocal dynamodb create-table --table-name toxic-processed --billing-mode PAY_PER_REQUEST \
         --attribute-definitions '[{"AttributeName":"pk","AttributeType":"S"}]' \
         --key-schema '[{"AttributeName":"pk","KeyType":"HASH"}]' >/dev/null
-fi
-awslocal dynamodb wait table-exists --table-name toxic-processed
-if [ "$(ttl_status toxic-processed)" = DISABLED ]; then
+    awslocal dynamodb wait table-exists --table-name toxic-processed
     awslocal dynamodb update-time-to-live --table-name toxic-processed \
         --time-to-live-specification Enabled=true,AttributeName=expires_at >/dev/null
 fi
@@ -110,28 +97,24 @@ if ! awslocal dynamodb describe-table --table-name toxic-alerts >/dev/null 2>&1;
         --attribute-definitions '[{"AttributeName":"pk","AttributeType":"S"},{"AttributeName":"sk","AttributeType":"S"}]' \
         --key-schema '[{"AttributeName":"pk","KeyType":"HASH"},{"AttributeName":"sk","KeyType":"RANGE"}]' >/dev/null
 fi
-awslocal dynamodb wait table-exists --table-name toxic-alerts
 # Model history: every published or rejected model.
 if ! awslocal dynamodb describe-table --table-name toxic-models >/dev/null 2>&1; then
     awslocal dynamodb create-table --table-name toxic-models --billing-mode PAY_PER_REQUEST \
         --attribute-definitions '[{"AttributeName":"pk","AttributeType":"S"},{"AttributeName":"sk","AttributeType":"S"}]' \
         --key-schema '[{"AttributeName":"pk","KeyType":"HASH"},{"AttributeName":"sk","KeyType":"RANGE"}]' >/dev/null
 fi
-awslocal dynamodb wait table-exists --table-name toxic-models
 # API keys, stored only as their sha256.
 if ! awslocal dynamodb describe-table --table-name toxic-api-keys >/dev/null 2>&1; then
     awslocal dynamodb create-table --table-name toxic-api-keys --billing-mode PAY_PER_REQUEST \
         --attribute-definitions '[{"AttributeName":"key_hash","AttributeType":"S"}]' \
         --key-schema '[{"AttributeName":"key_hash","KeyType":"HASH"}]' >/dev/null
 fi
-awslocal dynamodb wait table-exists --table-name toxic-api-keys
 # Leases, such as the single-flight training lease.
 if ! awslocal dynamodb describe-table --table-name toxic-leases >/dev/null 2>&1; then
     awslocal dynamodb create-table --table-name toxic-leases --billing-mode PAY_PER_REQUEST \
         --attribute-definitions '[{"AttributeName":"name","AttributeType":"S"}]' \
         --key-schema '[{"AttributeName":"name","KeyType":"HASH"}]' >/dev/null
 fi
-awslocal dynamodb wait table-exists --table-name toxic-leases
 
 # The bucket; us-east-1 is the one region that refuses a LocationConstraint.
 if ! awslocal s3api head-bucket --bucket toxic-artifacts >/dev/null 2>&1; then
