@@ -3,7 +3,8 @@
 resource "aws_lb" "main" {
   # checkov:skip=CKV_AWS_91: access logs need a separate SSE-S3 bucket (ALB cannot write with a KMS key); the API logs every request itself, structured, in CloudWatch.
   # checkov:skip=CKV2_AWS_28: a WAF web ACL is a policy choice of the operator (and a cost); the API rate-limits per key and refuses oversized bodies itself.
-  name                       = "${var.prefix}-http"
+  # Load balancer and target group names have at most 32 characters.
+  name                       = substr("${var.prefix}-http", 0, 32)
   load_balancer_type         = "application"
   internal                   = false
   subnets                    = aws_subnet.public[*].id
@@ -18,7 +19,7 @@ resource "aws_lb_target_group" "http" {
   # checkov:skip=CKV_AWS_378: TLS ends at the load balancer; from there to the tasks traffic stays in the VPC's private subnets, and uvicorn and Streamlit serve plain HTTP.
   for_each = local.http_services
 
-  name                 = "${var.prefix}-${each.key}"
+  name                 = substr("${var.prefix}-${each.key}", 0, 32)
   port                 = each.value.port
   protocol             = "HTTP"
   target_type          = "ip"

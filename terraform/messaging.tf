@@ -33,18 +33,25 @@ resource "aws_sqs_queue" "work" {
   })
 }
 
-# Dead-letter queues accept redrives only from their own work queues (replica queues for the API's).
+# A dead-letter queue accepts redrives only from its own work queue. The API's accepts any queue:
+# its sources are the replica queues, made and removed at run time, and SQS takes no wildcard.
+locals {
+  redrive_allow = merge(
+    {
+      for role, queue in aws_sqs_queue.work : role => {
+        redrivePermission = "byQueue"
+        sourceQueueArns   = [queue.arn]
+      }
+    },
+    { api = { redrivePermission = "allowAll" } },
+  )
+}
+
 resource "aws_sqs_queue_redrive_allow_policy" "dead_letter" {
   for_each = aws_sqs_queue.dead_letter
 
-  queue_url = each.value.id
-  redrive_allow_policy = each.key == "api" ? jsonencode({
-    redrivePermission = "byQueue"
-    sourceQueueArns   = ["arn:${data.aws_partition.current.partition}:sqs:${var.region}:${data.aws_caller_identity.current.account_id}:${local.replica_queue_prefix}*"]
-    }) : jsonencode({
-    redrivePermission = "byQueue"
-    sourceQueueArns   = [aws_sqs_queue.work[each.key].arn]
-  })
+  queue_url            = each.value.id
+  redrive_allow_policy = jsonencode(local.redrive_allow[each.key])
 }
 
 # Only our topic may send to a work queue (SNS needs this to deliver at all).

@@ -208,6 +208,8 @@ resource "aws_ecs_service" "service" {
   # Training never runs two consumers, not even for a moment during a deployment.
   deployment_maximum_percent         = each.key == "training" ? 100 : 200
   deployment_minimum_healthy_percent = each.key == "training" ? 0 : 100
+  # The API loads its model and Streamlit starts before either answers the load balancer.
+  health_check_grace_period_seconds = contains(keys(local.http_services), each.key) ? 120 : null
 
   network_configuration {
     subnets          = aws_subnet.private[*].id

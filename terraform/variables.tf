@@ -80,7 +80,7 @@ variable "backlog_per_consumer" {
 variable "db_instance_class" {
   description = "RDS instance class of MLflow's PostgreSQL."
   type        = string
-  default     = "db.t4g.small"
+  default     = "db.t4g.medium"
 }
 
 variable "postgres_version" {
