@@ -97,6 +97,8 @@ def streamlit_command(settings: FrontendSettings) -> list[str]:
         str(settings.max_upload_mb),
         "--browser.gatherUsageStats",
         "false",
+        "--client.toolbarMode",
+        "viewer",
         "--global.developmentMode",
         "false",
     ]

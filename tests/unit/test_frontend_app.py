@@ -591,6 +591,7 @@ def test_the_launch_command_runs_streamlit_headless_on_the_settings_address() ->
         "--server.headless": "true",
         "--server.maxUploadSize": "7",
         "--browser.gatherUsageStats": "false",
+        "--client.toolbarMode": "viewer",
         "--global.developmentMode": "false",
     }
     assert HEALTH_PATH == "/_stcore/health"

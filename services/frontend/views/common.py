@@ -71,6 +71,7 @@ def score_chart(scores: Mapping[Label, float], flagged: Collection[Label]) -> al
             ),
             tooltip=["label:N", alt.Tooltip("score:Q", format=".3f"), "flagged:N"],
         )
-        .properties(height=220)
+        # A fixed band per label, so no axis label is dropped for lack of room.
+        .properties(height=alt.Step(32))
     )
     return chart
