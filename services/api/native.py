@@ -13,7 +13,8 @@ from contracts import LABELS, Channel, Label, ReviewPriority
 from services.api import schemas
 from services.api.deps import Admin, Client, Ctx, Moderator
 from services.api.errors import ApiError
-from services.api.service import Comment, Scored
+from services.api.events import json_string
+from services.api.service import Comment, Scored, ScoredBatch
 from shared.items import ReviewItem, ReviewStatus
 
 __all__ = ["router"]
@@ -86,6 +87,63 @@ async def predict(
     return json_response(prediction(result))
 
 
+def check_texts(texts: list[str], limit: int) -> None:
+    """``check_text`` on every item, with one pass over the list when all of them are fine."""
+    if all(map(str.strip, texts)) and max(map(len, texts), default=0) <= limit:
+        return
+    for i, text in enumerate(texts):
+        check_text(text, limit, f"texts.{i}")
+
+
+# A review's priority in a response; allow and reject have none (``exclude_none``).
+_PRIORITY: dict[ReviewPriority | None, str] = {
+    None: "",
+    **{p: f',"priority":"{p.value}"' for p in ReviewPriority},
+}
+
+
+def batch_json(batch: ScoredBatch) -> str:
+    """The ``schemas.BatchResponse`` of ``batch`` as JSON, from the fragments its events used.
+
+    Equal, field for field, to ``BatchResponse.model_dump_json(exclude_none=True)`` (a unit
+    test compares them), at a fraction of its cost for 1,000 predictions.
+    """
+    version = json_string(batch.model_version)
+    # One prediction, as ``schemas.Prediction`` dumps it; the batch's model version is fixed.
+    template = (
+        '{"prediction_id":"%s","model_version":' + version.replace("%", "%%") + ","
+        '"scores":%s,"flagged":%s,'
+        '"moderation":{"decision":"%s","confidence":%r,"reasoning":%s%s}}'
+    )
+    m = batch.moderation
+    priority = _PRIORITY
+    predictions = ",".join(
+        [
+            template
+            % (
+                pid,
+                scores,
+                flagged,
+                decision.value,
+                confidence,
+                json_string(reasoning),
+                priority[level],
+            )
+            for pid, scores, flagged, decision, confidence, reasoning, level in zip(
+                batch.prediction_ids,
+                batch.scores_json,
+                batch.flagged_json,
+                m.decisions,
+                m.confidences,
+                m.reasonings,
+                m.priorities,
+                strict=True,
+            )
+        ]
+    )
+    return f'{{"model_version":{version},"count":{len(batch)},"predictions":[{predictions}]}}'
+
+
 @router.post(
     "/predict/batch", response_model=schemas.BatchResponse, response_model_exclude_none=True
 )
@@ -94,27 +152,24 @@ async def predict_batch(
 ) -> Response:
     """Score up to TOXIC_MAX_BATCH comments in one call; one prediction id each."""
     most = context.settings.max_batch
-    if not body.texts:
+    texts = body.texts
+    if not texts:
         raise ApiError(422, "texts: give at least one comment")
-    if len(body.texts) > most:
+    if len(texts) > most:
         raise ApiError(
-            422, f"texts: {len(body.texts)} comments is over the limit of {most} (TOXIC_MAX_BATCH)"
+            422, f"texts: {len(texts)} comments is over the limit of {most} (TOXIC_MAX_BATCH)"
         )
-    for i, text in enumerate(body.texts):
-        check_text(text, context.settings.max_text_chars, f"texts.{i}")
-    store = not body.do_not_store
-    comments = [Comment(text, None, body.user_id, store=store) for text in body.texts]
-    results = await context.service.score(
-        comments, Channel.BATCH, correlation_id=_correlation(request)
+    check_texts(texts, context.settings.max_text_chars)
+    count = len(texts)
+    batch = await context.service.score_batch(
+        texts,
+        Channel.BATCH,
+        user_ids=[body.user_id] * count,
+        stores=[not body.do_not_store] * count,
+        correlation_id=_correlation(request),
     )
-    context.metrics.comments.labels(Channel.BATCH.value).inc(len(results))
-    return json_response(
-        schemas.BatchResponse(
-            model_version=results[0].model_version,
-            count=len(results),
-            predictions=[prediction(r) for r in results],
-        )
-    )
+    context.metrics.comments.labels(Channel.BATCH.value).inc(count)
+    return Response(batch_json(batch), media_type="application/json")
 
 
 @router.post("/feedback", status_code=202)

@@ -28,12 +28,13 @@ import math
 import random
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, NoReturn, Self
 
 from contracts import ContractError, Envelope, decode, encode
+from services.api.events import EncodedEvents
 from shared.bus.ports import Publisher
 from shared.errors import ConfigurationError, PoisonError, RetryableError
 from shared.logs import get_logger
@@ -180,25 +181,34 @@ class Outbox:
             raise OutboxClosed("the outbox is closing", retry_after=1)
         if not events:
             return 0
-        now = time.time()
-        rows = [
-            (str(e.event_id), str(getattr(e, "event_type", "")), encode(e), now) for e in events
-        ]
+        count = len(events)
         depth, capacity = self.stats.depth, self.stats.capacity
-        if depth + len(rows) > capacity:
-            self._refuse(len(rows), f"{len(rows)} events do not fit: {depth} of {capacity} wait")
+        if depth + count > capacity:
+            self._refuse(count, f"{count} events do not fit: {depth} of {capacity} wait")
+        now = time.time()
+        rows: Iterable[tuple[str, str, str, float]]
+        if isinstance(events, EncodedEvents):  # already JSON: stored as they are
+            kind = events.event_type
+            rows = (
+                (i, kind, body, now)
+                for i, body in zip(events.event_ids, events.bodies, strict=True)
+            )
+        else:
+            rows = [
+                (str(e.event_id), str(getattr(e, "event_type", "")), encode(e), now) for e in events
+            ]
         try:
             with self._db:
                 self._db.executemany(_INSERT, rows)
         except sqlite3.OperationalError as exc:
             if exc.sqlite_errorname != "SQLITE_FULL":
                 raise
-            self._refuse(len(rows), f"the outbox's disk is full: {exc}")
-        self.stats.depth += len(rows)
+            self._refuse(count, f"the outbox's disk is full: {exc}")
+        self.stats.depth += count
         self._full_logged = False
         self._drained.clear()
         self._wake.set()
-        return len(rows)
+        return count
 
     def _refuse(self, count: int, reason: str) -> NoReturn:
         self.stats.rejected += count

@@ -9,11 +9,11 @@ a millisecond); larger batches run in a thread so other requests keep moving.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 from uuid import UUID, uuid4
 
@@ -27,12 +27,19 @@ from contracts import (
     FeedbackSource,
     Label,
     ModeratorAction,
-    PredictionMade,
     RetrainReason,
     RetrainRequested,
     Source,
 )
-from services.api.moderation import Moderation, ModerationPolicy
+from services.api.events import (
+    EncodedEvents,
+    FlagTable,
+    PredictionColumns,
+    prediction_bodies,
+    scores_json,
+    uuid4_strings,
+)
+from services.api.moderation import Decisions, Moderation, ModerationPolicy
 from services.api.serving import ModelSlot, ServingModel
 from shared.errors import NotFoundError, PlatformError
 from shared.model.toxicity import Contribution
@@ -45,6 +52,7 @@ __all__ = [
     "KnownPrediction",
     "PredictionLookup",
     "Scored",
+    "ScoredBatch",
 ]
 
 # Batches larger than this are scored in a worker thread.
@@ -61,7 +69,11 @@ class InvalidRequestError(PlatformError, ValueError):
 
 
 class EventSink(Protocol):
-    """The outbox: takes events all-or-nothing, or raises ``OutboxFull``."""
+    """The outbox: takes events all-or-nothing, or raises ``OutboxFull``.
+
+    Scored comments come as ``EncodedEvents`` (already JSON); a sink that stores bodies should
+    store those as they are.
+    """
 
     def put(self, events: Sequence[Envelope]) -> object: ...
 
@@ -93,6 +105,29 @@ class Comment:
 
 
 @dataclass(frozen=True)
+class ScoredBatch:
+    """Comments scored together, as columns (row ``i`` is the ``i``-th text).
+
+    Carries the JSON fragments its events were built from, so a response can reuse them.
+    """
+
+    serving: ServingModel
+    prediction_ids: list[str]
+    scores: list[list[float]]  # probabilities, in ``LABELS`` order
+    scores_json: list[str]  # each row as the JSON object ``{label: score}``
+    flagged: list[tuple[Label, ...]]
+    flagged_json: list[str]
+    moderation: Decisions
+
+    @property
+    def model_version(self) -> str:
+        return self.serving.version
+
+    def __len__(self) -> int:
+        return len(self.prediction_ids)
+
+
+@dataclass(frozen=True)
 class Scored:
     prediction_id: UUID
     model_version: str
@@ -100,10 +135,6 @@ class Scored:
     flagged: tuple[Label, ...]
     moderation: Moderation
     explanation: dict[Label, list[Contribution]] | None = None
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class CommentService:
@@ -123,10 +154,11 @@ class CommentService:
         self._predictions = predictions
         self._source = source
         self._explain_top = explain_top
-        # Keyed by the id's int, values only strings: the cyclic garbage collector skips such
+        # Keyed by the id's text, values only strings: the cyclic garbage collector skips such
         # entries, where 100k objects (a KnownPrediction, its dict, its UUID) made each of its
         # full passes walk them all, stalling the event loop for up to a few hundred ms.
-        self._recent: OrderedDict[int, _Remembered] = OrderedDict()
+        self._recent: OrderedDict[str, _Remembered] = OrderedDict()
+        self._flags = FlagTable()
 
     # --- scoring ------------------------------------------------------------------------------
 
@@ -152,81 +184,110 @@ class CommentService:
 
         ``serving`` pins the model (a caller that scores more with it, such as sentence spans).
         """
-        started = time.perf_counter()
-        serving, probabilities = await self.probabilities([c.text for c in comments], serving)
-        thresholds = serving.model.thresholds.tolist()
-        results: list[Scored] = []
-        for comment, row in zip(comments, probabilities.tolist(), strict=True):
-            scores = dict(zip(LABELS, row, strict=True))
-            flagged = tuple(
-                label for label, p, t in zip(LABELS, row, thresholds, strict=True) if p >= t
-            )
-            explanation = (
-                serving.model.explain(comment.text, self._explain_top) if explain else None
-            )
-            results.append(
-                Scored(
-                    prediction_id=uuid4(),
-                    model_version=serving.version,
-                    scores=scores,
-                    flagged=flagged,
-                    moderation=self._policy.decide(scores),
-                    explanation=explanation,
-                )
-            )
-        latency_ms = (time.perf_counter() - started) * 1000.0
-        # One request, one correlation id, however many comments it scored.
-        correlation = correlation_id or uuid4().hex
-        events = [
-            self._prediction_event(comment, result, channel, latency_ms, correlation)
-            for comment, result in zip(comments, results, strict=True)
-        ]
-        self._sink.put(events)
-        for comment, result in zip(comments, results, strict=True):
-            self._remember(
-                result.prediction_id,
-                (
-                    result.model_version,
-                    comment.text if comment.store else None,
-                    " ".join(result.flagged),
-                ),
-            )
-        return results
-
-    def _prediction_event(
-        self,
-        comment: Comment,
-        result: Scored,
-        channel: Channel,
-        latency_ms: float,
-        correlation_id: str,
-    ) -> PredictionMade:
-        return PredictionMade(
-            source=self._source,
-            prediction_id=result.prediction_id,
-            model_version=result.model_version,
-            scores=result.scores,
-            flagged=result.flagged,
-            decision=result.moderation.decision,
-            review_priority=result.moderation.priority,
-            text=comment.text if comment.store else None,
-            text_length=len(comment.text),
-            text_sha256=_sha256(comment.text),
-            latency_ms=latency_ms,
-            channel=channel,
-            context=comment.context if comment.store else None,
-            user_id=comment.user_id,
+        batch = await self.score_batch(
+            [c.text for c in comments],
+            channel,
+            contexts=[c.context for c in comments],
+            user_ids=[c.user_id for c in comments],
+            stores=[c.store for c in comments],
             correlation_id=correlation_id,
+            serving=serving,
         )
+        model = batch.serving.model
+        return [
+            Scored(
+                prediction_id=UUID(batch.prediction_ids[i]),
+                model_version=batch.model_version,
+                scores=dict(zip(LABELS, row, strict=True)),
+                flagged=batch.flagged[i],
+                moderation=batch.moderation[i],
+                explanation=model.explain(comment.text, self._explain_top) if explain else None,
+            )
+            for i, (comment, row) in enumerate(zip(comments, batch.scores, strict=True))
+        ]
 
-    def _remember(self, prediction_id: UUID, remembered: _Remembered) -> None:
-        self._recent[prediction_id.int] = remembered
-        if len(self._recent) > _RECENT_PREDICTIONS:
-            self._recent.popitem(last=False)
+    async def score_batch(
+        self,
+        texts: Sequence[str],
+        channel: Channel,
+        *,
+        contexts: Sequence[str | None] | None = None,
+        user_ids: Sequence[str | None] | None = None,
+        stores: Sequence[bool] | None = None,
+        correlation_id: str | None = None,
+        serving: ServingModel | None = None,
+    ) -> ScoredBatch:
+        """Score ``texts`` as columns; publish one ``PredictionMade`` each, all or none.
+
+        ``contexts``, ``user_ids`` and ``stores`` (whether the text may be kept) are per text;
+        left out: none, none and True.
+        """
+        started = time.perf_counter()
+        serving, probabilities = await self.probabilities(texts, serving)
+        count = len(texts)
+        if probabilities.shape != (count, len(LABELS)) or not (
+            np.all(probabilities >= 0.0) and np.all(probabilities <= 1.0)
+        ):
+            # NaN fails both comparisons too. Every event says its scores are probabilities.
+            raise ValueError(f"model {serving.version} returned scores outside [0, 1]")
+        thresholds = serving.model.thresholds
+        codes = self._flags.codes(probabilities, thresholds)
+        moderation = self._policy.decide_rows(probabilities)
+        rows: list[list[float]] = probabilities.tolist()
+        scores = scores_json(rows)
+        ids = uuid4_strings(2 * count)
+        prediction_ids, event_ids = ids[:count], ids[count:]
+        flagged_json = self._flags.json
+        contexts = contexts if contexts is not None else [None] * count
+        user_ids = user_ids if user_ids is not None else [None] * count
+        stores = stores if stores is not None else [True] * count
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        columns = PredictionColumns(
+            event_ids=event_ids,
+            prediction_ids=prediction_ids,
+            scores=scores,
+            flagged=[flagged_json[code] for code in codes],
+            decisions=moderation.decisions,
+            priorities=moderation.priorities,
+            texts=texts,
+            contexts=contexts,
+            user_ids=user_ids,
+            stores=stores,
+        )
+        bodies = prediction_bodies(
+            columns,
+            source=self._source,
+            model_version=serving.version,
+            channel=channel,
+            latency_ms=latency_ms,
+            # One request, one correlation id, however many comments it scored.
+            correlation_id=correlation_id or uuid4().hex,
+            occurred_at=datetime.now(UTC),
+        )
+        self._sink.put(EncodedEvents.predictions(event_ids, bodies))
+        version = serving.version
+        spaced = self._flags.spaced
+        recent = self._recent
+        for prediction_id, text, store, code in zip(
+            prediction_ids, texts, stores, codes, strict=True
+        ):
+            recent[prediction_id] = (version, text if store else None, spaced[code])
+        while len(recent) > _RECENT_PREDICTIONS:
+            recent.popitem(last=False)
+        flagged = self._flags.flagged
+        return ScoredBatch(
+            serving=serving,
+            prediction_ids=prediction_ids,
+            scores=rows,
+            scores_json=scores,
+            flagged=[flagged[code] for code in codes],
+            flagged_json=columns.flagged,
+            moderation=moderation,
+        )
 
     async def known(self, prediction_id: UUID) -> KnownPrediction:
         """The prediction ``prediction_id``, from memory or from what the logger stored."""
-        remembered = self._recent.get(prediction_id.int)
+        remembered = self._recent.get(str(prediction_id))
         if remembered is not None:
             version, text, flagged = remembered
             labels = tuple(Label(name) for name in flagged.split())

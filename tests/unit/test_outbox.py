@@ -11,7 +11,8 @@ from uuid import UUID
 
 import pytest
 
-from contracts import Envelope
+from contracts import Envelope, encode
+from services.api.events import EncodedEvents
 from services.api.outbox import Outbox, OutboxClosed, OutboxFull, RelayPolicy
 from shared.errors import ConfigurationError, PoisonError, RetryableError
 from tests import factories
@@ -85,6 +86,30 @@ async def test_a_put_wakes_an_idle_relay_at_once(tmp_path: Path) -> None:
         outbox.put([factories.retrain_requested()])
 
         await until(lambda: len(bus.published) == 1, timeout=1.0)
+
+
+async def test_encoded_events_are_stored_as_given_and_published_as_their_events(
+    tmp_path: Path,
+) -> None:
+    events = [factories.prediction_made(text=f"comment {i}") for i in range(30)]
+    encoded = EncodedEvents.predictions(
+        [str(e.event_id) for e in events], [encode(e) for e in events]
+    )
+    bus = FakeBus()
+    path = tmp_path / "outbox.db"
+    outbox = Outbox(path, bus, capacity=40, policy=FAST)
+    with pytest.raises(OutboxFull):
+        outbox.put(EncodedEvents.predictions(encoded.event_ids * 2, encoded.bodies * 2))
+    assert outbox.put(encoded) == 30
+    rows = outbox._db.execute("SELECT event_id, event_type, body FROM outbox ORDER BY seq")
+    assert [tuple(r) for r in rows] == [
+        (str(e.event_id), "PredictionMade", body)
+        for e, body in zip(events, encoded.bodies, strict=True)
+    ]
+    outbox.start()
+    await until(lambda: outbox.depth == 0)
+    await outbox.close()
+    assert bus.published == events
 
 
 async def test_events_that_do_not_fit_raise_outbox_full_and_none_is_stored(tmp_path: Path) -> None:
