@@ -155,7 +155,10 @@ def serve(
     finally:
         server.server_close()
         signal.signal(signal.SIGTERM, previous)
-        announce("AWS stand-in stopped; its state in memory is gone")
+        if state_dir is None:
+            announce("AWS stand-in stopped; its state is gone")
+        else:
+            announce(f"AWS stand-in stopped; what it held lives on in snapshots in {state_dir}")
 
 
 def _check_port_free(host: str, port: int) -> None:

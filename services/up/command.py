@@ -273,7 +273,11 @@ class _Run:
             if stand_in is not None and stand_in.alive:
                 taken = self.snapshots.take()
                 if taken is not None:
-                    self.echo("final snapshot taken" if taken.get("written") else "state saved")
+                    self.echo(
+                        "final snapshot taken"
+                        if taken.get("written")
+                        else "final snapshot: nothing changed since the last one"
+                    )
         self.supervisor.stop_all([["mlflow"], ["stand-in"]])
         self.supervisor.stop(self.supervisor.names)  # anything else, such as a first training
 

@@ -1,15 +1,23 @@
-"""`toxic up` as a person runs it: a real process, a real stand-in, Ctrl-C at the end."""
+"""`toxic up` as a person runs it: a real process, a real stand-in, Ctrl-C at the end.
+
+These run only the logger (`TOXIC_UP_SERVICES=logger`): no API, so no first model is trained
+and MLflow is not started; tests/e2e/test_up_e2e.py runs all six.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
+from services.api.keys import hash_secret
+from services.up.state import StateFolder
 from shared.aws import open_clients
 from shared.emulator import is_ready
 from shared.infra import InfraSpec
@@ -19,46 +27,123 @@ from tests.harness.processes import ServiceProcess, toxic_command
 
 pytestmark = pytest.mark.integration
 
+PREFIX = "uptest"
+
 
 def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TOXIC_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TOXIC_", "MLFLOW_"))}
     return {**env, **extra}
 
 
-async def queue_names(url: str, prefix: str) -> set[str]:
-    async with open_clients(AwsSettings(endpoint_url=url, prefix=prefix)) as clients:
-        listed = await clients.sqs.list_queues(QueueNamePrefix=prefix)
+def up_env(state: Path, port: int, **extra: str) -> dict[str, str]:
+    return clean_env(
+        TOXIC_EMULATOR_PORT=str(port),
+        TOXIC_PORT=str(free_port()),
+        TOXIC_MLFLOW_PORT=str(free_port()),
+        TOXIC_PREFIX=PREFIX,
+        TOXIC_UP_STATE_DIR=str(state),
+        TOXIC_UP_SERVICES="logger",
+        TOXIC_UP_SNAPSHOT_SECONDS="1",
+        **extra,
+    )
+
+
+def settings_for(url: str) -> AwsSettings:
+    return AwsSettings(endpoint_url=url, prefix=PREFIX, region="us-east-1")
+
+
+async def queue_names(url: str) -> set[str]:
+    async with open_clients(settings_for(url)) as clients:
+        listed = await clients.sqs.list_queues(QueueNamePrefix=PREFIX)
     return {u.rsplit("/", 1)[-1] for u in listed.get("QueueUrls", [])}
 
 
-async def test_up_starts_the_stand_in_with_the_infra_and_stops_it_on_ctrl_c(
-    processes: Callable[..., ServiceProcess],
+def printed_keys(log: str) -> dict[str, str]:
+    keys = {}
+    for line in log.splitlines():
+        for role in ("admin", "moderator"):
+            if line.strip().startswith(f"{role} key"):
+                keys[role] = line.split()[-1]
+    return keys
+
+
+def start_up(processes: Callable[..., ServiceProcess], name: str, env: dict[str, str]):
+    up = processes(name, toxic_command("up"), env=env)
+    up.wait_until(lambda: "press Ctrl-C" in up.log(), 90, "running")
+    return up
+
+
+async def test_up_runs_stand_in_infra_keys_and_a_service_stops_on_ctrl_c_and_restarts_with_them(
+    processes: Callable[..., ServiceProcess], tmp_path: Path
 ) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    up = processes(
-        "up",
-        toxic_command("up"),
-        env=clean_env(TOXIC_EMULATOR_PORT=str(port), TOXIC_PREFIX="uptest"),
-    )
-    up.wait_until(lambda: "press Ctrl-C" in up.log(), 60, "running")
+    up = start_up(processes, "up", up_env(tmp_path / "state", port))
 
     assert is_ready(url)
-    spec = InfraSpec.for_prefix("uptest")
-    assert {q.name for q in spec.static_queues} <= await queue_names(url, "uptest")
-    assert f"AWS_ENDPOINT_URL={url}" in up.log()
+    spec = InfraSpec.for_prefix(PREFIX)
+    assert {q.name for q in spec.static_queues} <= await queue_names(url)
+    log = up.log()
+    assert f"AWS_ENDPOINT_URL={url}" in log
+    assert "no snapshot in" in log  # a clean state folder
+    assert "logger     | " in log  # its lines, prefixed
+    assert "consumer_started" in log
+    keys = printed_keys(log)
+    assert set(keys) == {"admin", "moderator"}
+    kept = json.loads((tmp_path / "state" / f"keys-{PREFIX}.json").read_text())
+    assert kept == keys
+    async with open_clients(settings_for(url)) as clients:
+        for role, secret in keys.items():
+            item = await clients.dynamodb.get_item(
+                TableName=spec.table("api-keys").name, Key={"key_hash": {"S": hash_secret(secret)}}
+            )
+            assert item["Item"]["role"]["S"] == role
+
+    async with open_clients(settings_for(url)) as clients:
+        await clients.dynamodb.put_item(
+            TableName=spec.table("predictions").name,
+            Item={"prediction_id": {"S": "kept"}, "decision": {"S": "allow"}},
+        )
 
     up.signal(signal.SIGINT)
     assert await asyncio.to_thread(up.wait, 30) == 0
     assert not is_ready(url), "the stand-in outlived `toxic up`"
-    assert "stopped" in up.log()
+    log = up.log()
+    assert log.index("logger stopped") < log.index("final snapshot") < log.index("stand-in stopped")
+    assert log.rstrip().endswith("stopped")
+
+    # A second start finds the data and the keys of the first.
+    again = start_up(processes, "up-again", up_env(tmp_path / "state", port))
+    assert "restored the snapshot" in again.log()
+    assert printed_keys(again.log()) == keys
+    assert "created admin" not in again.log()
+    async with open_clients(settings_for(url)) as clients:
+        item = await clients.dynamodb.get_item(
+            TableName=spec.table("predictions").name, Key={"prediction_id": {"S": "kept"}}
+        )
+    assert item["Item"]["decision"] == {"S": "allow"}
+    again.signal(signal.SIGTERM)
+    assert await asyncio.to_thread(again.wait, 30) == 0
 
 
-def test_up_on_a_busy_port_says_so_and_exits(processes: Callable[..., ServiceProcess]) -> None:
+def test_a_second_up_on_the_same_state_folder_is_refused(
+    processes: Callable[..., ServiceProcess], tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    with StateFolder(state):  # as a running `toxic up` holds it
+        other = processes("up-other", toxic_command("up"), env=up_env(state, free_port()))
+        assert other.wait(60) == 1
+    assert f"another `toxic up` (pid {os.getpid()}) is using {state}" in other.log()
+
+
+def test_up_on_a_busy_port_says_so_and_exits(
+    processes: Callable[..., ServiceProcess], tmp_path: Path
+) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        up = processes("up-busy", toxic_command("up"), env=clean_env(TOXIC_EMULATOR_PORT=str(port)))
+        up = processes("up-busy", toxic_command("up"), env=up_env(tmp_path / "state", port))
         assert up.wait(60) == 1
     assert f"port {port} on 127.0.0.1 is busy" in up.log()
+    assert "TOXIC_EMULATOR_PORT" in up.log()
