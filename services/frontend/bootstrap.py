@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import streamlit as st
+from pydantic import ValidationError
 
 from services.frontend.client import HttpToxicApi
 from services.frontend.port import ToxicApi
@@ -107,7 +108,11 @@ def streamlit_command(settings: FrontendSettings) -> list[str]:
 def main() -> None:
     """Entry point of `toxic serve frontend`: exec Streamlit (SIGTERM then stops it directly)."""
     configure_logging()
-    settings = FrontendSettings()
+    try:
+        settings = FrontendSettings()
+    except ValidationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
     command = streamlit_command(settings)
     log.info(
         "frontend_starting",

@@ -23,6 +23,7 @@ from services.frontend.settings import API_BATCH_LIMIT
 __all__ = [
     "ADDED_COLUMNS",
     "TEXT_COLUMNS",
+    "Row",
     "Upload",
     "UploadError",
     "read_upload",
