@@ -169,7 +169,8 @@ def _located(problem: ApiCallError, chunk: Sequence[int]) -> ApiCallError:
         return f"row {chunk[index] + 1}" if index < len(chunk) else match.group(0)
 
     message = re.sub(r"\btexts\.(\d+)", row, problem.message)
-    where = f"rows {chunk[0] + 1}-{chunk[-1] + 1}"
+    first, last = chunk[0] + 1, chunk[-1] + 1
+    where = f"row {first}" if first == last else f"rows {first}-{last}"
     return ApiCallError(
         f"Scoring {where} failed. {message}",
         status=problem.status,

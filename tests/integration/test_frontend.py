@@ -109,6 +109,7 @@ async def test_the_app_scores_takes_feedback_moderates_and_scores_a_csv_through_
     item = await eventually(
         lambda: stored(clients, deployment, "feedback", {"feedback_id": {"S": feedback_id}}),
         "the feedback row",
+        timeout=60,
     )
     feedback = FeedbackItem.from_item(item)
     assert feedback.feedback_source is FeedbackSource.USER
@@ -126,7 +127,7 @@ async def test_the_app_scores_takes_feedback_moderates_and_scores_a_csv_through_
         texts = [t.value for t in page.text]
         return page if "you are a fool" in texts else None
 
-    at = await eventually(listed, "the comment on the review page", every=0.5)
+    at = await eventually(listed, "the comment on the review page", timeout=60, every=0.5)
     no_problem(at)
     at.multiselect(key=f"labels-{prediction_id}").set_value(["insult"])
     at.text_input(key=f"note-{prediction_id}").set_value("rude")
@@ -144,7 +145,7 @@ async def test_the_app_scores_takes_feedback_moderates_and_scores_a_csv_through_
         review = ReviewItem.from_item(item) if item else None
         return review if review and review.status is ReviewStatus.REVIEWED else None
 
-    review = await eventually(resolved, "the review resolved")
+    review = await eventually(resolved, "the review resolved", timeout=60)
     assert review.moderator_action is ModeratorAction.REMOVE
     assert review.true_labels == {label: label is Label.INSULT for label in LABELS}
 

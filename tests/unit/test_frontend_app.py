@@ -443,6 +443,29 @@ def test_an_action_the_api_refuses_shows_its_message_and_keeps_the_item() -> Non
     assert fake.moderated == []
 
 
+def test_a_review_without_stored_text_says_so_and_shows_its_context() -> None:
+    fake = FakeToxicApi(moderator_keys={MODERATOR})
+    fake.reviews = [
+        review_item("you fool").model_copy(update={"text": None, "context": "<i>earlier</i>"})
+    ]
+    at = moderator_app(fake)
+    no_exception(at)
+    assert [t.value for t in at.text] == ["(the text was not stored)", "<i>earlier</i>"]
+
+
+def test_an_unreachable_api_while_scoring_a_csv_keeps_the_page_usable() -> None:
+    fake = FakeToxicApi(down=True)
+    at = on_page(app(fake), "batch")
+    at.file_uploader[0].set_value(("c.csv", b"text\nhello\n", "text/csv")).run()
+    click(at, "Score the file")
+    no_exception(at)
+    assert errors(at) == [
+        "Scoring row 1 failed. The API at http://fake is not reachable (connection "
+        "refused). Is `toxic serve api` running?"
+    ]
+    assert not at.get("download_button")
+
+
 def test_review_labels_send_nothing_or_all_six() -> None:
     assert review_labels([]) == {}
     assert review_labels(["insult"]) == {label: label is Label.INSULT for label in LABELS}
