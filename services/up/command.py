@@ -32,7 +32,7 @@ __all__ = ["main", "run_up"]
 
 Echo = Callable[[str], None]
 
-_STOP_ORDER = (("frontend", "dashboard", "api"), ("logger", "monitoring", "training"))
+_STOP_ORDER = (("frontend", "dashboard", "api"), ("logger", "monitoring", "training", "train"))
 _PORT_HINTS = {
     "stand-in": "--emulator-port or TOXIC_EMULATOR_PORT",
     "MLflow": "--mlflow-port or TOXIC_MLFLOW_PORT",
@@ -58,6 +58,11 @@ def _check_ports(host: str, ports: dict[str, int]) -> None:
                     f"port {port} on {host} is busy ({exc.strerror}): {name} needs it; choose "
                     f"another with {_PORT_HINTS[name]}, or stop what listens there"
                 ) from None
+
+
+def _needs_mlflow(services: list[str]) -> bool:
+    """Training tracks runs in MLflow, the dashboard lists them, the API may need a first model."""
+    return bool({"api", "training", "dashboard"} & set(services))
 
 
 def _own_stand_in(aws: AwsSettings) -> bool:
@@ -164,6 +169,9 @@ class _Run:
             aws = aws.model_copy(update={"endpoint_url": url})
         else:
             echo(f"using the AWS endpoints configured (AWS_ENDPOINT_URL: {aws.endpoint_url})")
+        # Started now, awaited later: its start-up takes longest and overlaps the steps below.
+        if _needs_mlflow(services):
+            self.supervisor.start(children.mlflow(settings, state, aws))
         echo(f"infrastructure ({aws.prefix}): {asyncio.run(steps.apply(aws))}")
         if own:
             self._restore(aws.endpoint_url or "", state)
@@ -173,9 +181,8 @@ class _Run:
 
         pointer = asyncio.run(steps.champion(aws))
         train_now = pointer is None and "api" in services
-        if train_now or {"training", "dashboard"} & set(services):
-            self.supervisor.start(children.mlflow(settings, state, aws))
-            self.wait(["mlflow"], 120, "MLflow")
+        if _needs_mlflow(services):
+            self.wait(["mlflow"], 180, "MLflow")
         if pointer is not None:
             echo(
                 f"champion: {pointer.model_name} version {pointer.model_version} "
@@ -294,7 +301,7 @@ def run_up(settings: UpSettings, data: tuple[Path, ...] = (), echo: Echo = print
     ports = {"api": settings.api_port}
     if _own_stand_in(aws):
         ports = {"stand-in": settings.emulator_port, **ports}
-    if {"api", "training", "dashboard"} & set(services):
+    if _needs_mlflow(services):
         ports |= {"MLflow": settings.mlflow_port}
     ports |= {n: getattr(settings, f"{n}_port") for n in ("frontend", "dashboard") if n in services}
     if "api" not in services:

@@ -177,6 +177,13 @@ class _Slot:
     restarts: int = 0
 
 
+def _status(status: int | None) -> str:
+    # uvicorn ends by re-raising the SIGTERM it handled: 143 is a graceful stop, not a failure.
+    if status is not None and status > 128 and status - 128 in signal.valid_signals():
+        return f"status {status}: ended by {signal.Signals(status - 128).name}"
+    return f"status {status}"
+
+
 class Supervisor:
     """Starts children, restarts those that crash, stops them in the order asked."""
 
@@ -292,7 +299,7 @@ class Supervisor:
                 self.echo(f"{slot.spec.name} did not stop in {slot.spec.stop_timeout:g} s; killed")
                 child.kill()
             statuses[slot.spec.name] = status
-            self.echo(f"{slot.spec.name} stopped (status {status})")
+            self.echo(f"{slot.spec.name} stopped ({_status(status)})")
             slot.child = None
         return statuses
 
