@@ -1,0 +1,542 @@
+"""How long the dashboard's default view takes to load its data, at 10k and at 1M predictions.
+
+    uv run python -m bench.dashboard [--sizes 10000 1000000] [--loads 20] [--days 30]
+
+Sets everything up itself: moto's server on a free port and, per size, the infrastructure under a
+fresh prefix. It seeds the rollups table as the monitoring would have left it after ``size``
+predictions spread evenly (Poisson per minute) over ``--days`` days: minute items of the last 8
+days (older ones have expired: the table's TTL), hour and day items of every day, each for all
+versions (``*``) and for the version that served it (``v1`` until ten days ago, ``v2`` since),
+with every counter the monitoring keeps (decisions, flags, score sums and bins per label,
+top-score, latency, text-length and lag histograms, feedback confusion counts). The counters are
+drawn from fixed distributions, not from scored comments: the read cost depends on the items'
+number and size, which match. Beside them: both versions' drift baselines and model items, a
+rejected run, alerts, pipeline health, 300 feedback rows and 150 pending reviews. Items are
+written with BatchWriteItem.
+
+The stand-in: moto's DynamoDB ``Query`` collects and sorts *every* item of the table before it
+keeps the queried partition (``moto/dynamodb/models/table.py``, ``Table.query`` via
+``all_items()``), so on plain moto a Query costs O(table size), where DynamoDB's costs
+O(log n + items returned). A million predictions leave ~37,000 rollup items, and every Query of
+the page would pay for all of them. By default (``--stand-in partitioned``) the bench runs moto
+with one more patch, applied only in its own stand-in process: a base-table Query reads only its
+partition, as DynamoDB does; what it returns is unchanged. ``--stand-in moto`` measures plain moto.
+
+Then it calls ``load_page_data`` for the default view (24 h by minute, 30 days by day) through
+the DynamoDB reader, twice to warm up and ``--loads`` times measured, and prints p50/p95 per size
+and PASS/MISS against the target (p95 <= 300 ms at the largest size).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import math
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from contracts import (
+    LABELS,
+    DriftBaseline,
+    FeedbackSource,
+    Histogram,
+    LabelMetrics,
+    ReviewPriority,
+    RowCounts,
+)
+from services.dashboard.data import load_page_data
+from shared.aws import open_clients
+from shared.dynamo import batch_write
+from shared.emulator import EmulatorProcess, wait_until_ready
+from shared.infra import InfraSpec, ensure
+from shared.items import FeedbackItem, ModelItem, ReviewItem
+from shared.logs import configure_logging
+from shared.monitoring.reader import DynamoMonitoringReader
+from shared.monitoring.records import (
+    ActiveAlert,
+    BaselineItem,
+    CurrentModel,
+    PipelineHealth,
+    QueueDepth,
+    TrainingOutcomeItem,
+)
+from shared.monitoring.rollups import (
+    GRANULARITIES,
+    LAG_EDGES_S,
+    LATENCY_EDGES_MS,
+    RETENTION,
+    SCORE_EDGES,
+    TEXT_LENGTH_EDGES,
+    BucketKey,
+    expires_at,
+)
+from shared.settings import AwsSettings, EmulatorSettings
+from tests.harness.ports import free_port
+
+if TYPE_CHECKING:
+    from types_aiobotocore_dynamodb import DynamoDBClient
+    from types_aiobotocore_dynamodb.type_defs import WriteRequestTypeDef
+
+__all__ = ["Measured", "main", "seed"]
+
+MODEL_NAME = "toxic-comment-classifier"
+TARGET_P95_MS = 300.0
+SWITCH_DAYS_AGO = 10
+# Per-label chance to be flagged and the shape of its score distribution (most scores are low).
+FLAG_RATES = (0.09, 0.01, 0.05, 0.003, 0.05, 0.009)
+_SCORE_SHAPE = np.array([0.62, 0.12, 0.06, 0.04, 0.03, 0.03, 0.02, 0.02, 0.03, 0.03])
+_TOP_SHAPE = np.array([0.45, 0.15, 0.08, 0.06, 0.04, 0.04, 0.04, 0.04, 0.05, 0.05])
+_LATENCY_SHAPE = np.array([0.0, 0.02, 0.25, 0.45, 0.2, 0.05, 0.02, 0.006, 0.003, 0.001, 0.0])
+_LENGTH_SHAPE = np.array([0.08, 0.17, 0.22, 0.22, 0.18, 0.08, 0.04, 0.01, 0.0])
+_LAG_SHAPE = np.array([0.55, 0.3, 0.1, 0.03, 0.01, 0.005, 0.003, 0.001, 0.001, 0.0])
+_DECISION_SHAPE = np.array([0.86, 0.09, 0.05])
+FEEDBACK_SHARE = 0.02
+
+
+def _edge(edge: float) -> str:
+    return "inf" if math.isinf(edge) else f"{edge:g}"
+
+
+def _shape(p: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    shaped: np.ndarray[Any, Any] = p / p.sum()
+    return shaped
+
+
+def minute_counters(rng: np.random.Generator, n: int) -> dict[str, int]:
+    """The counters of a minute with ``n`` predictions, drawn from fixed distributions."""
+    counters: dict[str, int] = {"predictions": n}
+
+    def spread(prefix: str, names: Sequence[str], shape: np.ndarray[Any, Any], k: int) -> None:
+        for name, count in zip(names, rng.multinomial(k, _shape(shape)), strict=True):
+            if count:
+                counters[f"{prefix}{name}"] = int(count)
+
+    spread("decision_", ("allow", "review", "reject"), _DECISION_SHAPE, n)
+    for label, rate in zip(LABELS, FLAG_RATES, strict=True):
+        flagged = int(rng.binomial(n, rate))
+        if flagged:
+            counters[f"flagged_{label.value}"] = flagged
+        bins = rng.multinomial(n, _shape(_SCORE_SHAPE))
+        for i, count in enumerate(bins):
+            if count:
+                counters[f"score_{label.value}_{i}"] = int(count)
+        # A score sum in nine decimals, as the monitoring keeps it: bin midpoints plus noise.
+        counters[f"score_sum_{label.value}"] = int(
+            sum(count * (i + 0.5) * 1e8 for i, count in enumerate(bins))
+        )
+    spread("top_score_", [str(i) for i in range(10)], _TOP_SHAPE, n)
+    spread("latency_ms_le_", [_edge(e) for e in LATENCY_EDGES_MS], _LATENCY_SHAPE, n)
+    spread("text_length_", [str(i) for i in range(9)], _LENGTH_SHAPE, n)
+    spread("lag_s_le_", [_edge(e) for e in LAG_EDGES_S], _LAG_SHAPE, n)
+    feedback = int(rng.binomial(n, FEEDBACK_SHARE))
+    if feedback:
+        counters["feedback"] = feedback
+        spread("feedback_", ("user", "moderator"), np.array([0.6, 0.4]), feedback)
+        for label in LABELS:
+            spread(
+                "",
+                [f"{c}_{label.value}" for c in ("tp", "fp", "fn", "tn")],
+                np.array([0.08, 0.02, 0.03, 0.87]),
+                feedback,
+            )
+    return counters
+
+
+def _as_item(key: BucketKey, counters: dict[str, int]) -> dict[str, Any]:
+    item: dict[str, Any] = {"pk": {"S": key.pk}, "sk": {"S": key.sk}}
+    for name, value in counters.items():
+        if name.startswith("score_sum_"):
+            # Stored in nine decimals, as the monitoring keeps score sums.
+            item[name] = {"N": str(Decimal(value).scaleb(-9))}
+        else:
+            item[name] = {"N": str(value)}
+    ttl = expires_at(key)
+    if ttl is not None:
+        item["expires_at"] = {"N": str(ttl)}
+    return item
+
+
+def _add(into: dict[str, int], counters: dict[str, int]) -> None:
+    for name, value in counters.items():
+        into[name] = into.get(name, 0) + value
+
+
+@dataclass(frozen=True)
+class Seeded:
+    predictions: int
+    items: int
+
+
+def build_rollups(
+    size: int, now: datetime, days: int, seed_value: int = 7
+) -> tuple[dict[BucketKey, dict[str, int]], int]:
+    """Every rollup item of ``size`` predictions over ``days`` days ending at ``now``."""
+    rng = np.random.default_rng(seed_value)
+    minutes = days * 24 * 60
+    start = (now - timedelta(minutes=minutes - 1)).replace(second=0, microsecond=0)
+    per_minute = rng.poisson(size / minutes, minutes)
+    keep_minutes_from = now - RETENTION["minute"]
+    keep_hours_from = now - RETENTION["hour"]
+    switch = now - timedelta(days=SWITCH_DAYS_AGO)
+    items: dict[BucketKey, dict[str, int]] = {}
+    counted = 0
+    for offset, n in enumerate(per_minute):
+        if not n:
+            continue
+        at = start + timedelta(minutes=offset)
+        counters = minute_counters(rng, int(n))
+        counted += int(n)
+        version = "v2" if at >= switch else "v1"
+        for granularity, pattern in GRANULARITIES.items():
+            if granularity == "minute" and at < keep_minutes_from:
+                continue
+            if granularity == "hour" and at < keep_hours_from:
+                continue
+            for v in (version, "*"):
+                _add(
+                    items.setdefault(BucketKey(f"{granularity}#{v}", at.strftime(pattern)), {}),
+                    counters,
+                )
+    return items, counted
+
+
+def _baseline() -> DriftBaseline:
+    rows = 10_000
+    scores = tuple(int(x) for x in np.round(_shape(_SCORE_SHAPE) * rows))
+    lengths = tuple(int(x) for x in np.round(_shape(_LENGTH_SHAPE) * rows))
+    return DriftBaseline(
+        score_histograms={label: Histogram(edges=SCORE_EDGES, counts=scores) for label in LABELS},
+        positive_rates=dict(zip(LABELS, FLAG_RATES, strict=True)),
+        text_length_histogram=Histogram(edges=TEXT_LENGTH_EDGES, counts=lengths),
+        rows=rows,
+    )
+
+
+def records(now: datetime) -> list[tuple[str, dict[str, Any]]]:
+    """(table, item) of everything beside the rollups: models, baselines, alerts, lists."""
+    baseline = _baseline()
+    metrics = {label: LabelMetrics(roc_auc=0.97, pr_auc=0.8, f1=0.7, ece=0.02) for label in LABELS}
+    found: list[tuple[str, dict[str, Any]]] = []
+    for version, published in (("v1", now - timedelta(days=40)), ("v2", now - timedelta(days=10))):
+        model = ModelItem(
+            model_name=MODEL_NAME,
+            model_version=version,
+            published_at=published,
+            event_id=uuid.uuid4(),
+            artifact_uri=f"s3://bench/models/{version}/model.skops",
+            sha256="0" * 64,
+            format="skops",
+            metrics=metrics,
+            thresholds=dict.fromkeys(LABELS, 0.5),
+            training_data_digest="1" * 64,
+            row_counts=RowCounts(train=100_000, validation=14_000, holdout=14_000),
+            baseline_json=baseline.model_dump_json(),
+        )
+        found.append(("models", model.to_item()))
+        found.append(
+            (
+                "rollups",
+                BaselineItem(
+                    model_name=MODEL_NAME,
+                    model_version=version,
+                    published_at=published,
+                    event_id=model.event_id,
+                    baseline_json=model.baseline_json,
+                ).to_item(),
+            )
+        )
+    found.append(
+        (
+            "rollups",
+            CurrentModel(
+                model_name=MODEL_NAME, model_version="v2", published_at=now - timedelta(days=10)
+            ).to_item(),
+        )
+    )
+    found.append(
+        (
+            "models",
+            TrainingOutcomeItem(
+                model_name=MODEL_NAME,
+                outcome="rejected",
+                occurred_at=now - timedelta(days=3),
+                event_id=uuid.uuid4(),
+                candidate_version="v3",
+                champion_version="v2",
+                reasons=("mean ROC AUC 0.960 is below the champion's 0.970",),
+            ).to_item(),
+        )
+    )
+    found.append(
+        (
+            "alerts",
+            ActiveAlert(
+                rule="toxic_rate",
+                severity="warning",
+                message="toxic rate high",
+                value=0.6,
+                threshold=0.5,
+                since=now - timedelta(hours=1),
+                seen_at=now,
+            ).to_item(),
+        )
+    )
+    found.append(
+        (
+            "alerts",
+            PipelineHealth(
+                measured_at=now,
+                measured_by="bench",
+                queues=(
+                    QueueDepth(name="logger", dead_letter=False, visible=3, in_flight=1, delayed=0),
+                ),
+                replicas=(),
+                consumer_lag_seconds=0.4,
+            ).to_item(),
+        )
+    )
+    for i in range(300):
+        row = FeedbackItem(
+            feedback_id=uuid.uuid4(),
+            prediction_id=uuid.uuid4(),
+            created_at=now - timedelta(minutes=13 * i),
+            model_version="v2",
+            true_labels={LABELS[0]: i % 3 == 0},
+            feedback_source=FeedbackSource.USER,
+        )
+        found.append(("feedback", row.to_item()))
+    for i in range(150):
+        review = ReviewItem(
+            prediction_id=uuid.uuid4(),
+            created_at=now - timedelta(minutes=7 * i),
+            priority=(ReviewPriority.HIGH, ReviewPriority.MEDIUM, ReviewPriority.LOW)[i % 3],
+            model_version="v2",
+            scores=dict.fromkeys(LABELS, 0.55),
+            text=f"bench comment {i}",
+        )
+        found.append(("reviews", review.to_item()))
+    return found
+
+
+async def _write_all(
+    dynamodb: DynamoDBClient, table: str, items: Sequence[dict[str, Any]], parallel: int = 8
+) -> None:
+    requests: list[WriteRequestTypeDef] = [{"PutRequest": {"Item": item}} for item in items]
+    step = max(1, math.ceil(len(requests) / parallel))
+    # batch_write sends its share in batches of 25; a few shares go at once.
+    await asyncio.gather(
+        *(
+            batch_write(dynamodb, table, requests[i : i + step])
+            for i in range(0, len(requests), step)
+        )
+    )
+
+
+async def seed(
+    dynamodb: DynamoDBClient, spec: InfraSpec, size: int, now: datetime, days: int
+) -> Seeded:
+    """Write the rollups of ``size`` predictions and the records beside them."""
+    rollups, counted = build_rollups(size, now, days)
+    items = [_as_item(key, counters) for key, counters in rollups.items()]
+    await _write_all(dynamodb, spec.table("rollups").name, items)
+    by_table: dict[str, list[dict[str, Any]]] = {}
+    for table, item in records(now):
+        by_table.setdefault(table, []).append(item)
+    for table, table_items in by_table.items():
+        await _write_all(dynamodb, spec.table(table).name, table_items)
+    return Seeded(predictions=counted, items=len(items))
+
+
+@dataclass(frozen=True)
+class Measured:
+    size: int
+    predictions: int
+    items: int
+    minute_items: int
+    loads_ms: tuple[float, ...]
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.loads_ms)
+
+    @property
+    def p95(self) -> float:
+        ordered = sorted(self.loads_ms)
+        return ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+async def measure(url: str, size: int, loads: int, days: int) -> Measured:
+    settings = AwsSettings(prefix=f"b{uuid.uuid4().hex[:8]}", endpoint_url=url, region="us-east-1")
+    spec = InfraSpec.for_prefix(settings.prefix)
+    now = datetime.now(UTC)
+    async with open_clients(settings) as clients:
+        await ensure(clients, spec)
+        started = time.perf_counter()
+        seeded = await seed(clients.dynamodb, spec, size, now, days)
+        print(
+            f"  seeded {seeded.predictions:,} predictions as {seeded.items:,} rollup items "
+            f"in {time.perf_counter() - started:.0f} s",
+            flush=True,
+        )
+        reader = DynamoMonitoringReader(clients.dynamodb, spec)
+        timings: list[float] = []
+        minute_items = 0
+        for i in range(loads + 2):
+            began = time.perf_counter()
+            data = await load_page_data(reader, datetime.now(UTC), model_name=MODEL_NAME)
+            elapsed = (time.perf_counter() - began) * 1000
+            minute_items = len(data.minutes)
+            if i >= 2:  # two warm-up loads: connections opened, moto's code paths warm
+                timings.append(elapsed)
+            print(f"  load {i + 1}: {elapsed:,.0f} ms{' (warm-up)' if i < 2 else ''}", flush=True)
+    return Measured(size, seeded.predictions, seeded.items, minute_items, tuple(timings))
+
+
+# --- the partitioned stand-in -----------------------------------------------------------------
+
+_QUERY = threading.local()
+
+
+def patch_partitioned_query() -> None:
+    """Make moto's base-table Query read only the queried partition (as DynamoDB does).
+
+    ``Table.query`` filters ``self.all_items()`` (every item, sorted) down to the hash key; while
+    a base-table query runs on this thread, ``all_items`` returns only that partition's items,
+    sorted by range key, which is exactly what the filter would have kept.
+    """
+    from moto.dynamodb.models.table import Table
+
+    original_query = Table.query
+    original_all_items = Table.all_items
+
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        if index_name or hash_key is None or not self.range_key_attr:
+            return original_query(self, hash_key, *args, **kwargs)
+        _QUERY.partition = (self, hash_key)
+        try:
+            return original_query(self, hash_key, *args, **kwargs)
+        finally:
+            _QUERY.partition = None
+
+    def all_items(self: Any) -> Any:
+        partition = getattr(_QUERY, "partition", None)
+        if partition is None or partition[0] is not self:
+            return original_all_items(self)
+        found = self.items.get(partition[1], {})
+        return sorted(found.values(), key=lambda item: item.range_key)
+
+    Table.query = query  # type: ignore[method-assign]
+    Table.all_items = all_items  # type: ignore[method-assign]
+
+
+def serve_partitioned(port: int) -> None:
+    """The stand-in (``toxic emulator``'s own server and patches) plus the partitioned Query."""
+    from shared.emulator import serve
+
+    patch_partitioned_query()
+    serve(EmulatorSettings(port=port), announce=lambda _: None)
+
+
+@contextlib.contextmanager
+def partitioned_stand_in() -> Any:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.dashboard", "--serve-partitioned", str(port)],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(url, 30.0, alive=lambda: process.poll() is None)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def render(results: Sequence[Measured]) -> str:
+    lines = [
+        f"{'predictions':>12} {'rollup items':>12} {'minute items read':>17} "
+        f"{'p50 ms':>8} {'p95 ms':>8}",
+    ]
+    for r in results:
+        lines.append(
+            f"{r.predictions:>12,} {r.items:>12,} {r.minute_items:>17,} {r.p50:>8.1f} {r.p95:>8.1f}"
+        )
+    largest = max(results, key=lambda r: r.size)
+    verdict = "PASS" if largest.p95 <= TARGET_P95_MS else "MISS"
+    lines.append(
+        f"{verdict}: p95 {largest.p95:.1f} ms at {largest.predictions:,} predictions "
+        f"(target <= {TARGET_P95_MS:.0f} ms)"
+    )
+    smallest = min(results, key=lambda r: r.size)
+    if smallest is not largest:
+        lines.append(
+            f"p95 at {largest.predictions:,} / at {smallest.predictions:,}: "
+            f"{largest.p95 / smallest.p95:.2f}x"
+        )
+    return "\n".join(lines)
+
+
+async def run(sizes: Sequence[int], loads: int, days: int, stand_in: str) -> list[Measured]:
+    results: list[Measured] = []
+    with contextlib.ExitStack() as stack:
+        if stand_in == "moto":
+            url = stack.enter_context(EmulatorProcess(EmulatorSettings(port=free_port()))).url
+        else:
+            url = stack.enter_context(partitioned_stand_in())
+        for size in sizes:
+            print(f"size {size:,} ({stand_in} stand-in):", flush=True)
+            results.append(await measure(url, size, loads, days))
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> list[Measured]:
+    configure_logging("WARNING")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=[10_000, 1_000_000],
+        help="predictions to seed, one run each (10000 1000000)",
+    )
+    parser.add_argument("--loads", type=int, default=20, help="measured loads per size (20)")
+    parser.add_argument("--days", type=int, default=30, help="days the predictions span (30)")
+    parser.add_argument(
+        "--stand-in",
+        choices=("partitioned", "moto"),
+        default="partitioned",
+        help="moto with a partition-only Query, as DynamoDB (default), or plain moto",
+    )
+    parser.add_argument("--serve-partitioned", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve_partitioned:
+        serve_partitioned(args.serve_partitioned)
+        return []
+    if any(size < 1 for size in args.sizes) or args.loads < 1 or args.days < 1:
+        parser.error("sizes, loads and days must be positive")
+    results = asyncio.run(run(args.sizes, args.loads, args.days, args.stand_in))
+    print()
+    print(render(results))
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The dashboard (`toxic serve dashboard`): a Streamlit page over the monitoring's rollups."""
