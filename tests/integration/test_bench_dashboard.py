@@ -1,0 +1,42 @@
+"""`python -m bench.dashboard` at a tiny size runs end to end and prints its table (not its target).
+
+It runs as its own process, as a person runs it: the benchmark configures logging for the whole
+interpreter, which must not leak into the test session.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ROW = re.compile(
+    r"^\s*(?P<predictions>[\d,]+)\s+(?P<items>[\d,]+)\s+(?P<minutes>[\d,]+)"
+    r"\s+(?P<p50>[\d.]+)\s+(?P<p95>[\d.]+)$"
+)
+
+
+@pytest.mark.timeout(300)
+def test_the_dashboard_benchmark_seeds_loads_and_reports_p50_and_p95() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.dashboard", "--sizes", "300", "--loads", "3", "--days", "2"],
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [m for line in result.stdout.splitlines() if (m := ROW.match(line))]
+    assert len(rows) == 1, result.stdout
+    [row] = rows
+    # Poisson draws around 300 over two days; the last 24 h hold about half, by minute.
+    assert 200 <= int(row["predictions"].replace(",", "")) <= 400
+    assert int(row["items"].replace(",", "")) > int(row["minutes"].replace(",", "")) > 50
+    assert 0 < float(row["p50"]) <= float(row["p95"])
+    assert re.search(r"^(PASS|MISS): p95 [\d.]+ ms at [\d,]+ predictions", result.stdout, re.M)
+    assert result.stdout.count("(warm-up)") == 2
