@@ -20,7 +20,9 @@ import time
 import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from bench.results import Figure, write
 from contracts import Event
 from shared.aws import AwsClients, open_clients
 from shared.bus import Consumer, Handler, Publisher
@@ -81,7 +83,20 @@ async def publish_paced(
     return sent
 
 
-async def one_rate(clients: AwsClients, spec: InfraSpec, rate: float, seconds: float) -> str:
+@dataclass(frozen=True)
+class RateResult:
+    """What one offered rate gave: the printed line and its headline figures."""
+
+    line: str
+    offered: float
+    handled: dict[str, float]
+    p50_ms: dict[str, float]
+    p95_ms: dict[str, float]
+    p99_ms: dict[str, float]
+    deepest: int
+
+
+async def one_rate(clients: AwsClients, spec: InfraSpec, rate: float, seconds: float) -> RateResult:
     publisher = await open_publisher(clients, spec)
     measured: set[uuid.UUID] = set()
     tallies = {role: Tally() for role in ROLES}
@@ -131,26 +146,53 @@ async def one_rate(clients: AwsClients, spec: InfraSpec, rate: float, seconds: f
 
     offered = len(measured) / published_window
     parts = [f"offered {rate:6.0f}/s  published {offered:6.0f}/s"]
+    handled = {r: t.handled / max(drained, published_window) for r, t in tallies.items()}
+    p50, p95, p99 = (
+        {r: percentile(t.latencies_ms, q) for r, t in tallies.items()} for q in (0.5, 0.95, 0.99)
+    )
     for role, tally in tallies.items():
-        lat = tally.latencies_ms
         parts.append(
-            f"{role}: handled {tally.handled / max(drained, published_window):6.0f}/s "
-            f"({tally.handled}/{len(measured)}) p50 {percentile(lat, 0.5):6.1f} ms "
-            f"p95 {percentile(lat, 0.95):6.1f} ms p99 {percentile(lat, 0.99):6.1f} ms"
+            f"{role}: handled {handled[role]:6.0f}/s "
+            f"({tally.handled}/{len(measured)}) p50 {p50[role]:6.1f} ms "
+            f"p95 {p95[role]:6.1f} ms p99 {p99[role]:6.1f} ms"
         )
     parts.append(f"deepest backlog {deepest}")
-    return "\n    ".join(parts)
+    return RateResult("\n    ".join(parts), offered, handled, p50, p95, p99, deepest)
 
 
-async def run(endpoint: str, rates: list[float], seconds: float) -> None:
+def figures(rate: float, result: RateResult) -> list[Figure]:
+    """The headline figures of one offered rate: the slower queue's throughput and latency."""
+    slowest = min(result.handled, key=lambda role: result.handled[role])
+    note = (
+        f"{slowest} queue (the slower); published {result.offered:.0f}/s; "
+        f"deepest backlog {result.deepest}"
+    )
+    return [
+        Figure(
+            f"pipeline throughput at {rate:.0f}/s offered",
+            result.handled[slowest],
+            "events/s",
+            note=note,
+        ),
+        Figure(f"publish-to-handle p50 at {rate:.0f}/s", result.p50_ms[slowest], "ms", note=note),
+        Figure(f"publish-to-handle p95 at {rate:.0f}/s", result.p95_ms[slowest], "ms", note=note),
+        Figure(f"publish-to-handle p99 at {rate:.0f}/s", result.p99_ms[slowest], "ms", note=note),
+    ]
+
+
+async def run(endpoint: str, rates: list[float], seconds: float) -> list[Figure]:
     settings = AwsSettings(prefix=f"bench{uuid.uuid4().hex[:6]}", endpoint_url=endpoint)
     spec = InfraSpec.for_prefix(settings.prefix)
     async with open_clients(settings) as clients:
         await ensure(clients, spec)
         print(f"stand-in {endpoint}; PredictionMade in batches of {BATCH}, {seconds:.0f} s per")
         print("rate (first quarter warm-up); consumers: logger and monitoring, concurrency 32")
+        found: list[Figure] = []
         for rate in rates:
-            print(await one_rate(clients, spec, rate, seconds), flush=True)
+            result = await one_rate(clients, spec, rate, seconds)
+            print(result.line, flush=True)
+            found += figures(rate, result)
+        return found
 
 
 def main() -> None:
@@ -159,13 +201,14 @@ def main() -> None:
     parser.add_argument("--rate", type=float, nargs="+", default=[50, 100, 200])
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--endpoint", help="a running stand-in (default: start one)")
+    parser.add_argument("--json", type=Path, help="also write the headline figures here")
     args = parser.parse_args()
     with ExitStack() as stack:
         endpoint = args.endpoint
         if endpoint is None:
             emulator = stack.enter_context(EmulatorProcess(EmulatorSettings(port=free_port())))
             endpoint = emulator.url
-        asyncio.run(run(endpoint, args.rate, args.seconds))
+        write(args.json, "bus", asyncio.run(run(endpoint, args.rate, args.seconds)))
 
 
 if __name__ == "__main__":
