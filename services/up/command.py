@@ -61,8 +61,13 @@ def _check_ports(host: str, ports: dict[str, int]) -> None:
 
 
 def _needs_mlflow(services: list[str]) -> bool:
-    """Training tracks runs in MLflow, the dashboard lists them, the API may need a first model."""
-    return bool({"api", "training", "dashboard"} & set(services))
+    """Training tracks runs in MLflow and the dashboard lists them, so both need it running."""
+    return bool({"training", "dashboard"} & set(services))
+
+
+def _may_need_mlflow(services: list[str]) -> bool:
+    """The API needs a first model when there is no champion, and training needs MLflow."""
+    return _needs_mlflow(services) or "api" in services
 
 
 def _own_stand_in(aws: AwsSettings) -> bool:
@@ -181,7 +186,9 @@ class _Run:
 
         pointer = asyncio.run(steps.champion(aws))
         train_now = pointer is None and "api" in services
-        if _needs_mlflow(services):
+        if train_now and not _needs_mlflow(services):
+            self.supervisor.start(children.mlflow(settings, state, aws))
+        if train_now or _needs_mlflow(services):
             self.wait(["mlflow"], 180, "MLflow")
         if pointer is not None:
             echo(
@@ -301,7 +308,7 @@ def run_up(settings: UpSettings, data: tuple[Path, ...] = (), echo: Echo = print
     ports = {"api": settings.api_port}
     if _own_stand_in(aws):
         ports = {"stand-in": settings.emulator_port, **ports}
-    if _needs_mlflow(services):
+    if _may_need_mlflow(services):
         ports |= {"MLflow": settings.mlflow_port}
     ports |= {n: getattr(settings, f"{n}_port") for n in ("frontend", "dashboard") if n in services}
     if "api" not in services:

@@ -67,6 +67,30 @@ def printed_keys(log: str) -> dict[str, str]:
     return keys
 
 
+def service_pid(root: int, command: str) -> int:
+    """The pid of the process below ``root`` that runs ``command`` (not its guard)."""
+    parents: dict[int, int] = {}
+    lines: dict[int, str] = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                lines[int(entry)] = cmdline.read().replace(b"\0", b" ").decode()
+        except (OSError, ValueError):
+            continue
+    below, frontier = set(), [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, of in parents.items() if of == parent]
+        below.update(children)
+        frontier.extend(children)
+    for pid in below:
+        if command in lines.get(pid, "") and "services.up.guard" not in lines[pid]:
+            return pid
+    raise AssertionError(f"no process below {root} runs {command!r}")
+
+
 def start_up(processes: Callable[..., ServiceProcess], name: str, env: dict[str, str]):
     up = processes(name, toxic_command("up"), env=env)
     up.wait_until(lambda: "press Ctrl-C" in up.log(), 90, "running")
@@ -104,6 +128,12 @@ async def test_up_runs_stand_in_infra_keys_and_a_service_stops_on_ctrl_c_and_res
             TableName=spec.table("predictions").name,
             Item={"prediction_id": {"S": "kept"}, "decision": {"S": "allow"}},
         )
+
+    # A service that dies is started again, and `toxic up` says so.
+    os.kill(service_pid(up.pid, "serve logger"), signal.SIGKILL)
+    up.wait_until(lambda: "logger restarted" in up.log(), 60, "restarting the logger")
+    assert "logger exited with status 137; restarting in 1 s" in up.log()
+    up.wait_until(lambda: up.log().count("consumer_started") == 2, 60, "with the logger back")
 
     up.signal(signal.SIGINT)
     assert await asyncio.to_thread(up.wait, 30) == 0
