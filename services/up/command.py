@@ -317,6 +317,7 @@ def run_up(settings: UpSettings, data: tuple[Path, ...] = (), echo: Echo = print
     missing = [path for path in data if not path.is_file()]
     if missing:
         raise ConfigurationError(f"no such file: {', '.join(map(str, missing))}")
+    data = tuple(path.resolve() for path in data)
 
     with StateFolder(settings.state_dir) as state, _signals() as stopping:
         run = _Run(settings, data, echo, stopping)
