@@ -31,13 +31,13 @@ from typing import Any, TypeVar
 import httpx
 import streamlit as st
 
-from services.dashboard.data import PageData, load_page_data
+from services.dashboard.data import PageData, PageReader, load_page_data
 from services.dashboard.retrain import HttpRetrainer, Retrainer
 from services.dashboard.settings import DashboardSettings
 from shared.aws import open_clients
 from shared.infra import InfraSpec
 from shared.logs import configure_logging, get_logger
-from shared.monitoring.reader import DynamoMonitoringReader, MonitoringReader
+from shared.monitoring.reader import DynamoMonitoringReader
 
 __all__ = [
     "APP",
@@ -57,7 +57,7 @@ log = get_logger(__name__)
 APP = Path(__file__).with_name("app.py")
 HEALTH_PATH = "/_stcore/health"
 SESSION_READER = "toxic_dashboard_reader"
-"""Session-state key where a test puts a fake ``MonitoringReader``."""
+"""Session-state key where a test puts a fake ``PageReader``."""
 SESSION_RETRAINER = "toxic_dashboard_retrainer"
 """Session-state key where a test puts a fake ``Retrainer``."""
 SESSION_SETTINGS = "toxic_dashboard_settings"
@@ -90,9 +90,9 @@ class _DynamoBackend:
     def __init__(self, settings: DashboardSettings) -> None:
         self._loop = LoopThread("dashboard-aws")
         self._stack = AsyncExitStack()
-        self.reader: MonitoringReader = self._loop.run(self._open(settings), timeout=30)
+        self.reader: PageReader = self._loop.run(self._open(settings), timeout=30)
 
-    async def _open(self, settings: DashboardSettings) -> MonitoringReader:
+    async def _open(self, settings: DashboardSettings) -> PageReader:
         clients = await self._stack.enter_async_context(open_clients(settings))
         return DynamoMonitoringReader(clients.dynamodb, InfraSpec.for_prefix(settings.prefix))
 
@@ -135,7 +135,7 @@ def wiring() -> Wiring:
     timeout = settings.dashboard_timeout_seconds
     reader = st.session_state.get(SESSION_READER)
     if reader is not None:
-        fake: MonitoringReader = reader
+        fake: PageReader = reader
 
         def load(now: datetime) -> PageData:
             return asyncio.run(load_page_data(fake, now, model_name=settings.model_name))

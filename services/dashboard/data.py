@@ -2,9 +2,11 @@
 
 Two rounds of concurrent reads (an ``asyncio.TaskGroup`` each), every one a Query or GetItem:
 
-1. the rollups of the default view (all versions: the last 24 h by minute, the last 30 days by
-   day), the current model, the model history, alerts, firings, retrain claims, pipeline health,
-   the newest feedback rows and the pending reviews;
+1. the rollups of the default view, all versions: the last 24 h by minute (only the counters
+   the per-minute charts draw, :data:`MINUTE_COUNTERS`), the same hours whole (every counter:
+   the short window's totals and distributions) and the last 30 days by day; the current model,
+   the model history, alerts, firings, retrain claims, pipeline health, the newest feedback rows
+   and the pending reviews;
 2. what depends on round 1: each shown model version's day items (the version comparison), and
    the current model's drift baseline and its hour items of the last 24 h (live histograms for
    drift: 25 hour items hold the same bins as 1,440 minute items).
@@ -13,8 +15,11 @@ Two rounds of concurrent reads (an ``asyncio.TaskGroup`` each), every one a Quer
 from __future__ import annotations
 
 import asyncio
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from contracts import DriftBaseline
 from shared.items import FeedbackItem, ModelItem, ReviewItem
@@ -27,11 +32,39 @@ from shared.monitoring.records import (
     PipelineHealth,
     RetrainClaim,
 )
-from shared.monitoring.rollups import ALL_VERSIONS, GRANULARITIES, Counters
+from shared.monitoring.rollups import ALL_VERSIONS, GRANULARITIES, LATENCY_EDGES_MS, Counters
 
-__all__ = ["Limits", "PageData", "Window", "load_page_data"]
+__all__ = ["MINUTE_COUNTERS", "Limits", "PageData", "PageReader", "Window", "load_page_data"]
 
 Rollup = tuple[str, Counters]
+
+# What the per-minute charts draw: volume, toxic rate, feedback and latency percentiles. A day of
+# minute items is 1,440 items of ~100 counters each at a million predictions a month; reading
+# these 14 instead keeps the page's biggest read small (see bench/dashboard.py).
+MINUTE_COUNTERS: tuple[str, ...] = (
+    "predictions",
+    "flagged_toxic",
+    "feedback",
+    # Named as shared.monitoring.rollups names the latency bins: ``latency_ms_le_<edge|inf>``.
+    *(f"latency_ms_le_{'inf' if math.isinf(e) else f'{e:g}'}" for e in LATENCY_EDGES_MS),
+)
+
+
+class PageReader(MonitoringReader, Protocol):
+    """The monitoring reader, able to read only some counters of rollup items.
+
+    ``DynamoMonitoringReader`` is one (a ProjectionExpression); the monitoring's own readers need
+    not be.
+    """
+
+    async def rollups(
+        self,
+        granularity: str,
+        model_version: str,
+        first: str,
+        last: str,
+        attributes: Sequence[str] | None = None,
+    ) -> list[tuple[str, Counters]]: ...
 
 
 @dataclass(frozen=True)
@@ -84,6 +117,9 @@ class PageData:
     window: Window
     limits: Limits
     minutes: list[Rollup]
+    """The short window by minute, only :data:`MINUTE_COUNTERS`."""
+    hours: list[Rollup]
+    """The short window's hours, whole (the first one starts before the window)."""
     days: list[Rollup]
     current: CurrentModel | None
     history: list[ModelHistoryEntry]
@@ -100,7 +136,7 @@ class PageData:
     @property
     def empty(self) -> bool:
         """Nothing was ever counted in the view's windows."""
-        return not self.minutes and not self.days
+        return not self.minutes and not self.hours and not self.days
 
 
 def _versions(
@@ -137,7 +173,7 @@ def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
 
 
 async def load_page_data(
-    reader: MonitoringReader,
+    reader: PageReader,
     now: datetime,
     *,
     model_name: str,
@@ -156,7 +192,7 @@ async def load_page_data(
 
 
 async def _load(
-    reader: MonitoringReader,
+    reader: PageReader,
     now: datetime,
     model_name: str,
     hours: int,
@@ -165,11 +201,13 @@ async def _load(
 ) -> PageData:
     window = Window(now=now, hours=hours, days=days)
     minute_first, minute_last = window.range("minute", window.short_start)
+    hour_first, hour_last = window.range("hour", window.short_start)
     day_first, day_last = window.range("day", window.long_start)
     async with asyncio.TaskGroup() as group:
         minutes = group.create_task(
-            reader.rollups("minute", ALL_VERSIONS, minute_first, minute_last)
+            reader.rollups("minute", ALL_VERSIONS, minute_first, minute_last, MINUTE_COUNTERS)
         )
+        hour_items = group.create_task(reader.rollups("hour", ALL_VERSIONS, hour_first, hour_last))
         day_items = group.create_task(reader.rollups("day", ALL_VERSIONS, day_first, day_last))
         current_task = group.create_task(reader.current_model())
         history_task = group.create_task(reader.model_history(model_name, limits.history))
@@ -183,7 +221,6 @@ async def _load(
         reviews = group.create_task(reader.pending_reviews(limits.reviews))
     current, history = current_task.result(), history_task.result()
     versions = _versions(current, history, limits.versions)
-    hour_first, hour_last = window.range("hour", window.short_start)
     baseline: DriftBaseline | None = None
     live: list[Rollup] = []
     async with asyncio.TaskGroup() as group:
@@ -202,6 +239,7 @@ async def _load(
         window=window,
         limits=limits,
         minutes=minutes.result(),
+        hours=hour_items.result(),
         days=day_items.result(),
         current=current,
         history=history,

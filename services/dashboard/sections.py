@@ -72,7 +72,11 @@ def overview(data: PageData) -> None:
     current = data.current.model_version if data.current else "none published yet"
     st.caption(f"Current model version: {current} · data as of {window.now:%Y-%m-%d %H:%M:%S} UTC")
     st.subheader(f"Last {window.hours} h")
-    _metrics(kpis(total(data.minutes)), _pending(data))
+    _metrics(kpis(total(data.hours)), _pending(data))
+    st.caption(
+        "Totals over whole hours (the first may start up to 59 minutes before the window); "
+        "the per-minute charts cover the window exactly."
+    )
     st.subheader(f"Last {window.days} days")
     _metrics(kpis(total(data.days)), _pending(data))
     if data.empty:
@@ -125,7 +129,7 @@ def latency(data: PageData) -> None:
     )
     st.markdown("**Latency histogram**")
     st.bar_chart(
-        _frame(tables.latency_histogram_rows(total(data.minutes))), x="latency", y="predictions"
+        _frame(tables.latency_histogram_rows(total(data.hours))), x="latency", y="predictions"
     )
     days = trend("day", data.days, buckets_between("day", window.long_start, window.now))
     st.markdown(f"**Latency percentiles per day, last {window.days} days (ms)**")
@@ -147,14 +151,14 @@ def latency(data: PageData) -> None:
 
 
 def labels_and_feedback(data: PageData) -> None:
-    if data.minutes:
+    if data.hours:
         st.markdown(f"**Per-label frequency and mean score, last {data.window.hours} h**")
         frequency = _frame(tables.label_frequency_rows(data))
         st.bar_chart(frequency, x="label", y=["frequency", "mean score"], stack=False)
         st.dataframe(frequency, hide_index=True)
         st.markdown("**Confidence: the top score of each prediction**")
         st.bar_chart(
-            _frame(tables.confidence_rows(total(data.minutes))), x="top score", y="predictions"
+            _frame(tables.confidence_rows(total(data.hours))), x="top score", y="predictions"
         )
     else:
         st.info(f"No predictions in the last {data.window.hours} h: no label data yet.")
@@ -213,7 +217,7 @@ def drift(data: PageData) -> None:
 
 
 def moderation(data: PageData) -> None:
-    numbers = kpis(total(data.minutes))
+    numbers = kpis(total(data.hours))
     st.markdown(f"**Decisions, last {data.window.hours} h**")
     if numbers.predictions:
         st.bar_chart(

@@ -83,7 +83,7 @@ def label_frequency_rows(data: PageData) -> list[Row]:
             "frequency": row.frequency,
             "mean score": row.mean_score,
         }
-        for row in label_rows(total(data.minutes))
+        for row in label_rows(total(data.hours))
     ]
 
 
@@ -266,22 +266,13 @@ def replica_rows(health: PipelineHealth) -> list[Row]:
 
 def lag_rows(data: PageData) -> list[Row]:
     """Consumer lag p50/p95/p99 per hour of the short window (seconds)."""
-    by_hour: dict[str, dict[str, int]] = {}
-    for bucket, counters in data.minutes:
-        into = by_hour.setdefault(bucket[:13], {})
-        for name, value in counters.items():
-            if name.startswith("lag_s_le_"):
-                into[name] = into.get(name, 0) + int(value)
-    rows: list[Row] = []
-    for hour, lags in sorted(by_hour.items()):
-        if not sum(lag_counts(lags)):
-            continue
-        rows.append(
-            {
-                "hour": bucket_start("hour", hour),
-                "p50 s": lag_percentile(lags, 0.5),
-                "p95 s": lag_percentile(lags, 0.95),
-                "p99 s": lag_percentile(lags, 0.99),
-            }
-        )
-    return rows
+    return [
+        {
+            "hour": bucket_start("hour", hour),
+            "p50 s": lag_percentile(counters, 0.5),
+            "p95 s": lag_percentile(counters, 0.95),
+            "p99 s": lag_percentile(counters, 0.99),
+        }
+        for hour, counters in data.hours
+        if sum(lag_counts(counters))
+    ]

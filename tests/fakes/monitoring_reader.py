@@ -8,7 +8,7 @@ records and items through the other ``put_`` methods. Reads follow the DynamoDB 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -78,12 +78,18 @@ class InMemoryMonitoringReader:
     # --- MonitoringReader ----------------------------------------------------------------------
 
     async def rollups(
-        self, granularity: str, model_version: str, first: str, last: str
+        self,
+        granularity: str,
+        model_version: str,
+        first: str,
+        last: str,
+        attributes: Sequence[str] | None = None,
     ) -> list[tuple[str, Counters]]:
         self.reads += 1
         pk = f"{granularity}#{model_version}"
+        keep = None if attributes is None else set(attributes)
         return sorted(
-            (key.sk, dict(counters))
+            (key.sk, {n: v for n, v in counters.items() if keep is None or n in keep})
             for key, counters in self.items.items()
             if key.pk == pk and first <= key.sk <= last
         )

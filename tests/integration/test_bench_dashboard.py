@@ -16,7 +16,7 @@ pytestmark = pytest.mark.integration
 
 ROW = re.compile(
     r"^\s*(?P<predictions>[\d,]+)\s+(?P<items>[\d,]+)\s+(?P<minutes>[\d,]+)"
-    r"\s+(?P<p50>[\d.]+)\s+(?P<p95>[\d.]+)$"
+    r"\s+(?P<values>[\d,]+)\s+(?P<p50>[\d.]+)\s+(?P<p95>[\d.]+)$"
 )
 
 
@@ -37,6 +37,7 @@ def test_the_dashboard_benchmark_seeds_loads_and_reports_p50_and_p95() -> None:
     # Poisson draws around 300 over two days; the last 24 h hold about half, by minute.
     assert 200 <= int(row["predictions"].replace(",", "")) <= 400
     assert int(row["items"].replace(",", "")) > int(row["minutes"].replace(",", "")) > 50
+    assert int(row["values"].replace(",", "")) > int(row["minutes"].replace(",", ""))
     assert 0 < float(row["p50"]) <= float(row["p95"])
     assert re.search(r"^(PASS|MISS): p95 [\d.]+ ms at [\d,]+ predictions", result.stdout, re.M)
     assert result.stdout.count("(warm-up)") == 2

@@ -19,7 +19,7 @@ from contracts import Decision, Label
 from services.api.keys import Role, create_key
 from services.api.keystore import DynamoKeyStore
 from services.dashboard.bootstrap import SESSION_SETTINGS
-from services.dashboard.data import load_page_data
+from services.dashboard.data import MINUTE_COUNTERS, load_page_data
 from services.dashboard.retrain import HttpRetrainer
 from services.dashboard.settings import DashboardSettings
 from services.dashboard.summaries import kpis, label_quality, total
@@ -175,6 +175,10 @@ async def test_the_page_data_reads_back_what_the_monitoring_and_the_logger_wrote
     assert data.health.queues[0].visible == 2
     assert len(data.feedback) == 4
     assert len(data.reviews) == 1
+    # The minute items come back projected (ProjectionExpression), the hours whole.
+    assert {n for _, counters in data.minutes for n in counters} <= set(MINUTE_COUNTERS)
+    assert kpis(total(data.hours)).predictions == 40
+    assert "score_toxic_9" in total(data.hours)
 
 
 async def test_an_empty_deployment_loads_an_empty_page(

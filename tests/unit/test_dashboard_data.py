@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from contracts import LABELS, Decision, Label, PredictionMade
-from services.dashboard.data import Limits, Window, load_page_data
+from services.dashboard.data import MINUTE_COUNTERS, Limits, Window, load_page_data
 from services.dashboard.settings import DashboardSettings
 from services.dashboard.summaries import (
     buckets_between,
@@ -71,6 +71,24 @@ async def test_the_page_data_counts_the_last_day_by_minute_and_the_month_by_day(
     assert data.feedback[0].moderator_action is not None
     assert len(data.reviews) == 1
     assert data.health is not None
+
+
+async def test_the_minutes_carry_only_what_the_per_minute_charts_draw_and_the_hours_all() -> None:
+    reader, sample = sample_reader(NOW)
+
+    data = await load_page_data(reader, NOW, model_name=MODEL_NAME)
+
+    assert {name for _, counters in data.minutes for name in counters} <= set(MINUTE_COUNTERS)
+    assert "latency_ms_le_50" in MINUTE_COUNTERS
+    assert "latency_ms_le_inf" in MINUTE_COUNTERS
+    hours = total(data.hours)
+    assert kpis(hours).predictions == sample.predictions_24h
+    assert "score_toxic_9" in hours
+    assert "top_score_9" in hours
+    lags = lag_rows(data)
+    assert lags
+    # Every event was handled 0.3 s after it occurred: the (0.1, 0.5] bin.
+    assert all(0.1 < float(str(row["p50 s"])) <= 0.5 for row in lags)
 
 
 async def test_nothing_stored_loads_an_empty_page_without_a_current_model() -> None:
