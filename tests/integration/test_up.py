@@ -67,8 +67,8 @@ def printed_keys(log: str) -> dict[str, str]:
     return keys
 
 
-def service_pid(root: int, command: str) -> int:
-    """The pid of the process below ``root`` that runs ``command`` (not its guard)."""
+def processes_below(root: int) -> dict[int, str]:
+    """Every process below ``root`` and its command line, from /proc."""
     parents: dict[int, int] = {}
     lines: dict[int, str] = {}
     for entry in filter(str.isdigit, os.listdir("/proc")):
@@ -79,16 +79,30 @@ def service_pid(root: int, command: str) -> int:
                 lines[int(entry)] = cmdline.read().replace(b"\0", b" ").decode()
         except (OSError, ValueError):
             continue
-    below, frontier = set(), [root]
+    below: dict[int, str] = {}
+    frontier = [root]
     while frontier:
         parent = frontier.pop()
         children = [pid for pid, of in parents.items() if of == parent]
-        below.update(children)
+        below.update({pid: lines.get(pid, "") for pid in children})
         frontier.extend(children)
-    for pid in below:
-        if command in lines.get(pid, "") and "services.up.guard" not in lines[pid]:
+    return below
+
+
+def service_pid(root: int, command: str) -> int:
+    """The pid of the process below ``root`` that runs ``command`` (not its guard)."""
+    for pid, line in processes_below(root).items():
+        if command in line and "services.up.guard" not in line:
             return pid
     raise AssertionError(f"no process below {root} runs {command!r}")
+
+
+def gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
 
 
 def start_up(processes: Callable[..., ServiceProcess], name: str, env: dict[str, str]):
@@ -153,6 +167,39 @@ async def test_up_runs_stand_in_infra_keys_and_a_service_stops_on_ctrl_c_and_res
         )
     assert item["Item"]["decision"] == {"S": "allow"}
     again.signal(signal.SIGTERM)
+    assert await asyncio.to_thread(again.wait, 30) == 0
+
+
+async def test_a_hard_killed_up_leaves_no_process_and_its_last_snapshot_comes_back(
+    processes: Callable[..., ServiceProcess], tmp_path: Path
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    spec = InfraSpec.for_prefix(PREFIX)
+    up = start_up(processes, "up-killed", up_env(tmp_path / "state", port))
+    async with open_clients(settings_for(url)) as clients:
+        await clients.dynamodb.put_item(
+            TableName=spec.table("predictions").name,
+            Item={"prediction_id": {"S": "before-kill"}, "decision": {"S": "review"}},
+        )
+    await asyncio.sleep(3)  # longer than TOXIC_UP_SNAPSHOT_SECONDS=1
+    family = processes_below(up.pid)
+    assert any("serve logger" in line for line in family.values())
+    up.signal(signal.SIGKILL)
+    up.wait(10)
+    deadline = asyncio.get_running_loop().time() + 20
+    while [pid for pid in family if not gone(pid)] and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.2)
+    assert [line for pid, line in family.items() if not gone(pid)] == []
+
+    again = start_up(processes, "up-after-kill", up_env(tmp_path / "state", port))
+    assert "restored the snapshot" in again.log()
+    async with open_clients(settings_for(url)) as clients:
+        item = await clients.dynamodb.get_item(
+            TableName=spec.table("predictions").name, Key={"prediction_id": {"S": "before-kill"}}
+        )
+    assert item["Item"]["decision"] == {"S": "review"}
+    again.signal(signal.SIGINT)
     assert await asyncio.to_thread(again.wait, 30) == 0
 
 
