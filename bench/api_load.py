@@ -59,7 +59,7 @@ from tests.harness.ports import free_port
 from tests.harness.processes import ServiceProcess, http_ready, toxic_command
 from tests.harness.proxy import TcpProxy
 
-__all__ = ["Options", "Phase", "Report", "main", "run"]
+__all__ = ["Options", "Phase", "Report", "batch_cpu_us", "main", "run"]
 
 HOST = "127.0.0.1"
 ALONE = "API alone"
@@ -426,6 +426,13 @@ def judge(report: Report, options: Options) -> None:
         _check(report, setup, "failed requests in swap", failed, "", 0, True)
 
 
+def batch_cpu_us(phase: Phase) -> float:
+    """Microseconds of the replica's CPU (all threads) per comment scored in ``phase``."""
+    if phase.comments_per_second <= 0:
+        return math.nan
+    return phase.api_cpu / phase.comments_per_second * 1e6
+
+
 def render(report: Report, options: Options) -> str:
     lines = [
         f"model: {report.model}",
@@ -440,6 +447,12 @@ def render(report: Report, options: Options) -> str:
         if batch is not None:
             ratio = batch.comments_per_second / report.in_process
             lines.append(f"batch throughput / in-process: {ratio:.0%}")
+            # CPU is steadier than throughput on a machine others use: the replica's CPU per
+            # comment, against the model's own time per comment in this process.
+            lines.append(
+                f"replica CPU per batched comment: {batch_cpu_us(batch):.1f} us"
+                f" (the model alone in process: {1e6 / report.in_process:.1f} us)"
+            )
         if setup in report.swaps:
             swap = report.swaps[setup]
             said = (

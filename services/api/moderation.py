@@ -44,10 +44,16 @@ class Decisions:
     confidences: list[float]
     reasonings: list[str]
     priorities: list[ReviewPriority | None]
-    drivers: list[tuple[Label, ...]]
+    driver_columns: list[list[int]]  # columns of the labels that drove each decision
+    labels: tuple[Label, ...]
 
     def __len__(self) -> int:
         return len(self.decisions)
+
+    def drivers(self, row: int) -> tuple[Label, ...]:
+        """The labels that drove row ``row``'s decision, highest first (none for an allow)."""
+        labels = self.labels
+        return tuple([labels[j] for j in self.driver_columns[row]])
 
     def __getitem__(self, row: int) -> Moderation:
         return Moderation(
@@ -55,7 +61,7 @@ class Decisions:
             self.confidences[row],
             self.reasonings[row],
             self.priorities[row],
-            self.drivers[row],
+            self.drivers(row),
         )
 
 
@@ -80,7 +86,7 @@ class ModerationPolicy:
         p = np.asarray(probabilities, dtype=np.float64)
         rows = p.shape[0]
         if rows == 0:
-            return Decisions([], [], [], [], [])
+            return Decisions([], [], [], [], [], tuple(labels))
         top = p.max(axis=1)
         # Highest first; a stable sort keeps tied labels in column order, as a stable
         # descending sort of the labels by score does.
@@ -131,10 +137,9 @@ class ModerationPolicy:
         allow_line = f"allowed: every label at or below {self.allow_at:g} (highest "
         band = f" between {self.allow_at:g} and {self.reject_at:g}"
         review_head = [f"review ({_PRIORITY[level]} priority): " for level in _LEVELS]
-        decisions: list[Decision] = []
         reasonings: list[str] = []
-        priorities: list[ReviewPriority | None] = []
-        drivers: list[tuple[Label, ...]] = []
+        driver_columns: list[list[int]] = []
+        none: list[int] = []
         for scores, top, count, k, level in zip(
             p.tolist(),
             order.tolist(),
@@ -143,30 +148,30 @@ class ModerationPolicy:
             priority.tolist(),
             strict=True,
         ):
+            if k == 1:  # allow, the common case: the highest label alone
+                j = top[0]
+                reasonings.append(f"{allow_line}{names[j]} {scores[j]:.2f})")
+                driver_columns.append(none)
+                continue
             chosen = top[:count]
             said = ", ".join([f"{names[j]} {scores[j]:.2f}" for j in chosen])
-            if k == 0:
-                decisions.append(Decision.REJECT)
-                reasonings.append(f"rejected: {said}{reject_line}")
-                priorities.append(None)
-                drivers.append(tuple([labels[j] for j in chosen]))
-            elif k == 1:
-                decisions.append(Decision.ALLOW)
-                reasonings.append(f"{allow_line}{said})")
-                priorities.append(None)
-                drivers.append(())
-            else:
-                decisions.append(Decision.REVIEW)
-                reasonings.append(f"{review_head[level]}{said}{band}")
-                priorities.append(_LEVELS[level])
-                drivers.append(tuple([labels[j] for j in chosen]))
+            reasonings.append(
+                f"rejected: {said}{reject_line}" if k == 0 else f"{review_head[level]}{said}{band}"
+            )
+            driver_columns.append(chosen)
+        kinds = kind.tolist()
+        decisions = [_DECISIONS[k] for k in kinds]
+        levels = np.where(kind == 2, priority, 3).tolist()
+        priorities = [_OPTIONAL_LEVELS[level] for level in levels]
         # round() per value, as a single decision rounds: numpy's rounding can differ in the
         # last digit.
         confidences = [round(c, 4) for c in confidence.tolist()]
-        return Decisions(decisions, confidences, reasonings, priorities, drivers)
+        return Decisions(decisions, confidences, reasonings, priorities, driver_columns, labels)
 
 
 # Formatting an enum member goes through Python code in Enum.__format__; a dict lookup does not.
 _NAME: Final = {label: label.value for label in Label}
 _PRIORITY: Final = {priority: priority.value for priority in ReviewPriority}
 _LEVELS: Final = (ReviewPriority.HIGH, ReviewPriority.MEDIUM, ReviewPriority.LOW)
+_OPTIONAL_LEVELS: Final = (*_LEVELS, None)  # index 3: not a review
+_DECISIONS: Final = (Decision.REJECT, Decision.ALLOW, Decision.REVIEW)  # by ``kind``

@@ -6,14 +6,15 @@ from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
+import pydantic_core
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
-from contracts import LABELS, Channel, Label, ReviewPriority
+from contracts import LABELS, Channel, Decision, Label, ReviewPriority
 from services.api import schemas
 from services.api.deps import Admin, Client, Ctx, Moderator
 from services.api.errors import ApiError
-from services.api.events import json_string
+from services.api.events import escaped, json_string
 from services.api.service import Comment, Scored, ScoredBatch
 from shared.items import ReviewItem, ReviewStatus
 
@@ -95,6 +96,7 @@ def check_texts(texts: list[str], limit: int) -> None:
         check_text(text, limit, f"texts.{i}")
 
 
+_DECIDED: dict[Decision, str] = {decision: decision.value for decision in Decision}
 # A review's priority in a response; allow and reject have none (``exclude_none``).
 _PRIORITY: dict[ReviewPriority | None, str] = {
     None: "",
@@ -113,29 +115,24 @@ def batch_json(batch: ScoredBatch) -> str:
     template = (
         '{"prediction_id":"%s","model_version":' + version.replace("%", "%%") + ","
         '"scores":%s,"flagged":%s,'
-        '"moderation":{"decision":"%s","confidence":%r,"reasoning":%s%s}}'
+        '"moderation":{"decision":"%s","confidence":%s,"reasoning":"%s"%s}}'
     )
     m = batch.moderation
+    decided = _DECIDED
     priority = _PRIORITY
+    # Numbers and strings escaped in one call each, not one per prediction.
+    confidences = pydantic_core.to_json(m.confidences).decode()[1:-1].split(",")
     predictions = ",".join(
         [
             template
-            % (
-                pid,
-                scores,
-                flagged,
-                decision.value,
-                confidence,
-                json_string(reasoning),
-                priority[level],
-            )
+            % (pid, scores, flagged, decided[decision], confidence, reasoning, priority[level])
             for pid, scores, flagged, decision, confidence, reasoning, level in zip(
                 batch.prediction_ids,
                 batch.scores_json,
                 batch.flagged_json,
                 m.decisions,
-                m.confidences,
-                m.reasonings,
+                confidences,
+                escaped(m.reasonings),
                 m.priorities,
                 strict=True,
             )

@@ -31,7 +31,7 @@ from contracts import (
     encode,
 )
 from services.api import schemas
-from services.api.events import EncodedEvents, uuid4_strings
+from services.api.events import EncodedEvents, escaped, scores_json, uuid4_strings
 from services.api.moderation import Moderation, ModerationPolicy
 from services.api.native import batch_json
 from services.api.service import CommentService, ScoredBatch
@@ -187,6 +187,21 @@ async def test_a_batch_response_equals_what_its_pydantic_model_writes() -> None:
         ],
     )
     assert json.loads(batch_json(batch)) == json.loads(model.model_dump_json(exclude_none=True))
+
+
+def test_strings_escaped_together_come_back_one_by_one() -> None:
+    values = ['a","b', "ends in a backslash \\", '\\","', "", '"', "ü 😀 \x00", ",", '","']
+    assert [json.loads(f'"{e}"') for e in escaped(values)] == values
+    assert escaped([]) == []
+
+
+def test_scores_are_written_as_the_numbers_they_are() -> None:
+    rows = np.array([[0.0, 1.0, 5e-324, 1e-5, 0.1 + 0.2, 1 / 3], [0.5] * 6])
+    written = [json.loads(s) for s in scores_json(rows)]
+    assert written == [
+        dict(zip((lb.value for lb in LABELS), r, strict=True)) for r in rows.tolist()
+    ]
+    assert scores_json(np.empty((0, 6))) == []
 
 
 def test_bulk_ids_are_distinct_version_4_uuids_in_canonical_form() -> None:
