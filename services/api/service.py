@@ -234,7 +234,7 @@ class CommentService:
         codes = self._flags.codes(probabilities, thresholds)
         moderation = self._policy.decide_rows(probabilities)
         rows: list[list[float]] = probabilities.tolist()
-        scores = scores_json(rows)
+        scores = scores_json(probabilities)
         ids = uuid4_strings(2 * count)
         prediction_ids, event_ids = ids[:count], ids[count:]
         flagged_json = self._flags.json
