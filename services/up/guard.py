@@ -39,13 +39,28 @@ def die_with_parent(sig: int = signal.SIGTERM) -> None:
 
 
 def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
+    """Whether a process of the group still runs; zombies do not count.
+
+    An orphaned descendant that exited stays a zombie until PID 1 reaps it, which some
+    container inits never do; ``killpg(pgid, 0)`` would count it as alive forever.
+    """
+    if not os.path.isdir("/proc"):
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
         return True
-    return True
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":  # state, ppid, pgrp, ...
+            return True
+    return False
 
 
 def _signal_group(pgid: int, sig: int) -> None:
