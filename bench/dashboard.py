@@ -14,13 +14,9 @@ number and size, which match. Beside them: both versions' drift baselines and mo
 rejected run, alerts, pipeline health, 300 feedback rows and 150 pending reviews. Items are
 written with BatchWriteItem.
 
-The stand-in: moto's DynamoDB ``Query`` collects and sorts *every* item of the table before it
-keeps the queried partition (``moto/dynamodb/models/table.py``, ``Table.query`` via
-``all_items()``), so on plain moto a Query costs O(table size), where DynamoDB's costs
-O(log n + items returned). A million predictions leave ~37,000 rollup items, and every Query of
-the page would pay for all of them. By default (``--stand-in partitioned``) the bench runs moto
-with one more patch, applied only in its own stand-in process: a base-table Query reads only its
-partition, as DynamoDB does; what it returns is unchanged. ``--stand-in moto`` measures plain moto.
+The stand-in is ``toxic emulator``'s, with its patches (``shared/emulator_patches.py``): among
+them, a base-table Query reads only its partition, as DynamoDB does (plain moto gathers and sorts
+the whole table for every Query).
 
 Then it calls ``load_page_data`` for the default view (24 h by minute, 30 days by day) through
 the DynamoDB reader, twice to warm up and ``--loads`` times measured, and prints p50/p95 per size
@@ -31,22 +27,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import math
 import statistics
-import subprocess
-import sys
-import threading
 import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bench.results import Figure, write
 from contracts import (
     LABELS,
     DriftBaseline,
@@ -59,7 +53,7 @@ from contracts import (
 from services.dashboard.data import PageData, load_page_data
 from shared.aws import open_clients
 from shared.dynamo import batch_write
-from shared.emulator import EmulatorProcess, wait_until_ready
+from shared.emulator import EmulatorProcess
 from shared.infra import InfraSpec, ensure
 from shared.items import FeedbackItem, ModelItem, ReviewItem
 from shared.logs import configure_logging
@@ -412,72 +406,6 @@ async def measure(url: str, size: int, loads: int, days: int) -> Measured:
     return Measured(size, seeded.predictions, seeded.items, minute_items, values, tuple(timings))
 
 
-# --- the partitioned stand-in -----------------------------------------------------------------
-
-_QUERY = threading.local()
-
-
-def patch_partitioned_query() -> None:
-    """Make moto's base-table Query read only the queried partition (as DynamoDB does).
-
-    ``Table.query`` filters ``self.all_items()`` (every item, sorted) down to the hash key; while
-    a base-table query runs on this thread, ``all_items`` returns only that partition's items,
-    sorted by range key, which is exactly what the filter would have kept.
-    """
-    from moto.dynamodb.models.table import Table
-
-    original_query = Table.query
-    original_all_items = Table.all_items
-
-    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
-        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
-        if index_name or hash_key is None or not self.range_key_attr:
-            return original_query(self, hash_key, *args, **kwargs)
-        _QUERY.partition = (self, hash_key)
-        try:
-            return original_query(self, hash_key, *args, **kwargs)
-        finally:
-            _QUERY.partition = None
-
-    def all_items(self: Any) -> Any:
-        partition = getattr(_QUERY, "partition", None)
-        if partition is None or partition[0] is not self:
-            return original_all_items(self)
-        found = self.items.get(partition[1], {})
-        return sorted(found.values(), key=lambda item: item.range_key)
-
-    Table.query = query  # type: ignore[method-assign]
-    Table.all_items = all_items  # type: ignore[method-assign]
-
-
-def serve_partitioned(port: int) -> None:
-    """The stand-in (``toxic emulator``'s own server and patches) plus the partitioned Query."""
-    from shared.emulator import serve
-
-    patch_partitioned_query()
-    serve(EmulatorSettings(port=port), announce=lambda _: None)
-
-
-@contextlib.contextmanager
-def partitioned_stand_in() -> Any:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bench.dashboard", "--serve-partitioned", str(port)],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(url, 30.0, alive=lambda: process.poll() is None)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def render(results: Sequence[Measured]) -> str:
     lines = [
         f"{'predictions':>12} {'rollup items':>12} {'minute items read':>17} "
@@ -503,17 +431,29 @@ def render(results: Sequence[Measured]) -> str:
     return "\n".join(lines)
 
 
-async def run(sizes: Sequence[int], loads: int, days: int, stand_in: str) -> list[Measured]:
+async def run(sizes: Sequence[int], loads: int, days: int) -> list[Measured]:
     results: list[Measured] = []
-    with contextlib.ExitStack() as stack:
-        if stand_in == "moto":
-            url = stack.enter_context(EmulatorProcess(EmulatorSettings(port=free_port()))).url
-        else:
-            url = stack.enter_context(partitioned_stand_in())
+    with EmulatorProcess(EmulatorSettings(port=free_port())) as stand_in:
         for size in sizes:
-            print(f"size {size:,} ({stand_in} stand-in):", flush=True)
-            results.append(await measure(url, size, loads, days))
+            print(f"size {size:,}:", flush=True)
+            results.append(await measure(stand_in.url, size, loads, days))
     return results
+
+
+def figures(results: Sequence[Measured]) -> list[Figure]:
+    """p50/p95 per size; the target (p95 <= 300 ms) judged at the largest."""
+    largest = max(results, key=lambda r: r.size)
+    found: list[Figure] = []
+    for r in sorted(results, key=lambda r: r.size):
+        note = f"{r.minute_items:,} minute items, {r.values_read:,} attribute values read"
+        at = f"at {r.predictions:,} predictions"
+        found.append(Figure(f"page data p50 {at}", r.p50, "ms", note=note))
+        if r is largest:
+            target, met = f"<= {TARGET_P95_MS:.0f} ms", r.p95 <= TARGET_P95_MS
+            found.append(Figure(f"page data p95 {at}", r.p95, "ms", target, met, note))
+        else:
+            found.append(Figure(f"page data p95 {at}", r.p95, "ms", note=note))
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> list[Measured]:
@@ -528,22 +468,14 @@ def main(argv: Sequence[str] | None = None) -> list[Measured]:
     )
     parser.add_argument("--loads", type=int, default=20, help="measured loads per size (20)")
     parser.add_argument("--days", type=int, default=30, help="days the predictions span (30)")
-    parser.add_argument(
-        "--stand-in",
-        choices=("partitioned", "moto"),
-        default="partitioned",
-        help="moto with a partition-only Query, as DynamoDB (default), or plain moto",
-    )
-    parser.add_argument("--serve-partitioned", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--json", type=Path, help="also write the headline figures here")
     args = parser.parse_args(argv)
-    if args.serve_partitioned:
-        serve_partitioned(args.serve_partitioned)
-        return []
     if any(size < 1 for size in args.sizes) or args.loads < 1 or args.days < 1:
         parser.error("sizes, loads and days must be positive")
-    results = asyncio.run(run(args.sizes, args.loads, args.days, args.stand_in))
+    results = asyncio.run(run(args.sizes, args.loads, args.days))
     print()
     print(render(results))
+    write(args.json, "dashboard", figures(results))
     return results
 
 

@@ -13,6 +13,14 @@ and restoring whole tables undoes what a concurrent request wrote meanwhile (two
 both pass an ``attribute_not_exists`` marker, or lose each other's counters). The replacement
 runs transactions and single-item writes one at a time, remembers only the items a transaction
 names and, when it is cancelled, puts back only those. What a transaction decides is moto's own.
+
+moto 5.2's DynamoDB ``Query`` on a table's own key gathers and sorts *every* item of the table
+(``Table.all_items``) and then keeps the queried partition: each Query costs O(table size log
+table size), where DynamoDB reads one partition. The dashboard's reads of a few rollup partitions
+in a table of a million predictions' worth of items paid for all of them. The replacement runs
+moto's own ``query`` on a shallow view of the table that holds only the queried partition; what
+it returns, in what order and with which ``LastEvaluatedKey``, is unchanged. Index queries keep
+moto's path (an index has no partition map to read from).
 """
 
 from __future__ import annotations
@@ -92,6 +100,19 @@ def _serialized(original: Callable[..., Any]) -> Callable[..., Any]:
     return write
 
 
+def _partition_query(original: Callable[..., Any]) -> Callable[..., Any]:
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        # ``index_name`` is query's 8th parameter (the 7th after hash_key).
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        if index_name or hash_key is None:
+            return original(self, hash_key, *args, **kwargs)
+        view = copy.copy(self)
+        view.items = {hash_key: self.items[hash_key]} if hash_key in self.items else {}
+        return original(view, hash_key, *args, **kwargs)
+
+    return query
+
+
 def apply_patches() -> list[str]:
     """Apply every patch whose target exists in the installed moto; returns what was applied."""
     from moto.sqs.models import SQSBackend
@@ -112,4 +133,10 @@ def apply_patches() -> list[str]:
         for name in ("put_item", "update_item", "delete_item"):
             setattr(DynamoDBBackend, name, _serialized(getattr(DynamoDBBackend, name)))
         applied.append("dynamodb-transactions")
+
+    from moto.dynamodb.models.table import Table
+
+    if hasattr(Table, "query") and hasattr(Table, "all_items"):
+        Table.query = _partition_query(Table.query)  # type: ignore[method-assign]
+        applied.append("dynamodb-partition-query")
     return applied

@@ -9,8 +9,11 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+from bench.results import load
 
 pytestmark = pytest.mark.integration
 
@@ -21,9 +24,13 @@ ROW = re.compile(
 
 
 @pytest.mark.timeout(300)
-def test_the_dashboard_benchmark_seeds_loads_and_reports_p50_and_p95() -> None:
+def test_the_dashboard_benchmark_seeds_loads_and_reports_p50_and_p95(tmp_path: Path) -> None:
+    figures = tmp_path / "dashboard.json"
     result = subprocess.run(
-        [sys.executable, "-m", "bench.dashboard", "--sizes", "300", "--loads", "3", "--days", "2"],
+        [
+            *(sys.executable, "-m", "bench.dashboard", "--sizes", "300", "--loads", "3"),
+            *("--days", "2", "--json", str(figures)),
+        ],
         capture_output=True,
         text=True,
         timeout=280,
@@ -41,3 +48,9 @@ def test_the_dashboard_benchmark_seeds_loads_and_reports_p50_and_p95() -> None:
     assert 0 < float(row["p50"]) <= float(row["p95"])
     assert re.search(r"^(PASS|MISS): p95 [\d.]+ ms at [\d,]+ predictions", result.stdout, re.M)
     assert result.stdout.count("(warm-up)") == 2
+    bench, written = load(figures)
+    assert bench == "dashboard"
+    [p95] = [f for f in written if f.name.startswith("page data p95")]
+    assert p95.value == pytest.approx(float(row["p95"]), abs=0.06)
+    assert p95.target == "<= 300 ms"
+    assert p95.met is (p95.value <= 300)

@@ -9,10 +9,16 @@ from typing import Any
 import pytest
 from moto.dynamodb.exceptions import TransactionCanceledException
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 from moto.sqs.models import SQSBackend
 
-from shared.emulator_patches import _isolated_transaction, _retention_check, _table_copy_skipped
+from shared.emulator_patches import (
+    _isolated_transaction,
+    _partition_query,
+    _retention_check,
+    _table_copy_skipped,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -113,3 +119,66 @@ def test_a_transaction_copies_no_table(monkeypatch: pytest.MonkeyPatch) -> None:
     transact(backend, [_marker("last"), _add(1)])
 
     assert not any(isinstance(value, Table) for value in copied)
+
+
+def _query(backend: Any, pk: str, **options: Any) -> tuple[list[str], Any]:
+    table = backend.get_table("counters")
+    items, _, last = table.query(
+        DynamoType({"S": pk}),
+        options.get("comparison"),
+        [DynamoType({"S": v}) for v in options.get("values", [])],
+        options.get("limit"),
+        options.get("start"),
+        options.get("forward", True),
+        None,
+    )
+    return [f"{i.hash_key.value}/{i.range_key.value}" for i in items], last
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"forward": False},
+        {"limit": 3},
+        {"comparison": "BETWEEN", "values": ["03:02", "03:05"]},
+        {"comparison": "BEGINS_WITH", "values": ["03:1"], "forward": False, "limit": 2},
+        {"limit": 2, "start": {"pk": {"S": "minute#*"}, "sk": {"S": "03:04"}}},
+    ],
+)
+def test_a_partition_query_returns_what_motos_query_returns(
+    monkeypatch: pytest.MonkeyPatch, options: dict[str, Any]
+) -> None:
+    backend = _backend_with_tables(monkeypatch)
+    for pk in ("minute#*", "minute#7", "hour#*"):
+        for minute in range(12):
+            backend.put_item("counters", {"pk": {"S": pk}, "sk": {"S": f"03:{minute:02d}"}})
+    original = Table.query
+
+    expected = _query(backend, "minute#*", **options)
+    monkeypatch.setattr(Table, "query", _partition_query(original))
+    patched = _query(backend, "minute#*", **options)
+    missing = _query(backend, "day#*", **options)
+
+    assert patched == expected
+    assert expected[0]  # the case returns something to compare
+    assert missing == ([], None)
+
+
+def test_a_partition_query_never_gathers_the_whole_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = _backend_with_tables(monkeypatch)
+    for pk in ("a", "b"):
+        backend.put_item("counters", {"pk": {"S": pk}, "sk": {"S": "1"}})
+    gathered: list[int] = []
+    real_all_items = Table.all_items
+
+    def recording(self: Any) -> Any:
+        found = real_all_items(self)
+        gathered.append(len(found))
+        return found
+
+    monkeypatch.setattr(Table, "all_items", recording)
+    monkeypatch.setattr(Table, "query", _partition_query(Table.query))
+
+    assert _query(backend, "a")[0] == ["a/1"]
+    assert gathered == [1]
