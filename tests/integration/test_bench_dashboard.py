@@ -51,6 +51,7 @@ def test_the_dashboard_benchmark_seeds_loads_and_reports_p50_and_p95(tmp_path: P
     bench, written = load(figures)
     assert bench == "dashboard"
     [p95] = [f for f in written if f.name.startswith("page data p95")]
+    assert p95.value is not None
     assert p95.value == pytest.approx(float(row["p95"]), abs=0.06)
     assert p95.target == "<= 300 ms"
     assert p95.met is (p95.value <= 300)
