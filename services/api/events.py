@@ -15,11 +15,13 @@ the contract, which also validates it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Final, overload
+from uuid import uuid4
 
 import numpy as np
 import pydantic_core
@@ -77,6 +79,7 @@ def json_string(value: str) -> str:
 
 # --- ids ---------------------------------------------------------------------------------------
 
+_FEW_IDS: Final = 16
 # Where the 32 hex digits of a UUID go in its 36-character form (the rest are dashes).
 _DIGITS: Final = np.array([i for i in range(36) if i not in (8, 13, 18, 23)])
 _HEX: Final = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
@@ -88,6 +91,8 @@ def uuid4_strings(count: int) -> list[str]:
     The same bits ``uuid.uuid4()`` makes (122 random, version 4, RFC 4122 variant), without
     a ``UUID`` object and a ``urandom`` call per id.
     """
+    if count <= _FEW_IDS:  # numpy's per-call cost outweighs its speed
+        return [str(uuid4()) for _ in range(count)]
     raw = np.frombuffer(os.urandom(16 * count), dtype=np.uint8).reshape(count, 16).copy()
     raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
     raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80
@@ -186,9 +191,9 @@ class PredictionColumns:
         self.stores = stores
 
 
-def _constant(value: object) -> str:
-    """``value`` as JSON, safe inside a %-template."""
-    return pydantic_core.to_json(value).decode().replace("%", "%%")
+def _json(value: object, fillings: int) -> str:
+    """``value`` as JSON, safe inside a %-template that is filled in ``fillings`` more times."""
+    return pydantic_core.to_json(value).decode().replace("%", "%" * (1 << fillings))
 
 
 # The decision and review priority of an event: allow and reject have none, review has one.
@@ -200,6 +205,27 @@ _DECIDED: Final[dict[tuple[Decision, ReviewPriority | None], str]] = {
         for p in ReviewPriority
     },
 }
+
+
+@functools.lru_cache(maxsize=64)
+def _template(source: Source, model_version: str, channel: Channel) -> str:
+    """The body of a ``PredictionMade`` with what is fixed for a replica's model and channel
+    filled in; ``%(name)s`` holds the place of what each request sets, ``%%s`` of each comment's.
+    """
+    return (
+        '{"event_id":"%%s","schema_version":'
+        + _json(_SCHEMA_VERSION, 2)
+        + ',"occurred_at":%(occurred_at)s,"source":'
+        + _json(source.model_dump(mode="json"), 2)
+        + ',"correlation_id":%(correlation_id)s,"traceparent":null,"event_type":'
+        + _json(_EVENT_TYPE, 2)
+        + ',"prediction_id":"%%s","model_version":'
+        + _json(model_version, 2)
+        + ',"scores":%%s,"flagged":%%s,%%s,"text":%%s,"text_length":%%d,"text_sha256":"%%s"'
+        + ',"latency_ms":%(latency_ms)s,"channel":'
+        + _json(channel.value, 2)
+        + ',"context":%%s,"user_id":%%s}'
+    )
 
 
 def prediction_bodies(
@@ -226,26 +252,11 @@ def prediction_bodies(
             f"a text of {longest} characters is over the {MAX_EVENT_TEXT} an event carries"
         )
     stamp = occurred_at.isoformat(timespec="microseconds").replace("+00:00", "Z")
-    head = (
-        '{"event_id":"%s","schema_version":'
-        + _constant(_SCHEMA_VERSION)
-        + ',"occurred_at":'
-        + _constant(stamp)
-        + ',"source":'
-        + _constant(source.model_dump(mode="json"))
-        + ',"correlation_id":'
-        + _constant(correlation_id)
-        + ',"traceparent":null,"event_type":'
-        + _constant(_EVENT_TYPE)
-        + ',"prediction_id":"%s","model_version":'
-        + _constant(model_version)
-        + ',"scores":%s,"flagged":%s,%s,"text":%s,"text_length":%d,"text_sha256":"%s"'
-        + ',"latency_ms":'
-        + _constant(latency_ms)
-        + ',"channel":'
-        + _constant(channel.value)
-        + ',"context":%s,"user_id":%s}'
-    )
+    head = _template(source, model_version, channel) % {
+        "occurred_at": _json(stamp, 1),
+        "correlation_id": _json(correlation_id, 1),
+        "latency_ms": _json(latency_ms, 1),
+    }
     sha256 = hashlib.sha256
     users: dict[str | None, str] = {None: "null"}  # a batch has one user id: escaped once
     bodies: list[str] = []

@@ -21,6 +21,8 @@ __all__ = ["Decisions", "Moderation", "ModerationPolicy"]
 
 # Labels named in the reasoning, highest first.
 _REASONS = 3
+# Up to this many rows, ``decide_rows`` decides them one by one (numpy costs more for a few).
+_ONE_BY_ONE = 8
 
 
 @dataclass(frozen=True)
@@ -73,11 +75,46 @@ class ModerationPolicy:
     medium_priority_at: float = 0.5
 
     def decide(self, scores: Mapping[Label, float]) -> Moderation:
-        """The decision for one comment's ``scores`` (labels in the mapping's order)."""
-        if not scores:
-            return Moderation(Decision.ALLOW, 1.0, "allowed: nothing scored")
-        row = np.array([list(scores.values())], dtype=np.float64)
-        return self.decide_rows(row, tuple(scores))[0]
+        """The decision for one comment: the rule as stated, and what ``decide_rows`` must equal.
+
+        Used for a few comments at a time, where numpy's per-call cost outweighs its speed.
+        """
+        top = max(scores.values(), default=0.0)
+        if top >= self.reject_at:
+            drivers = _above(scores, self.reject_at, inclusive=True)
+            return Moderation(
+                Decision.REJECT,
+                _share(top - self.reject_at, 1.0 - self.reject_at),
+                f"rejected: {_named(scores, drivers)} at or above {self.reject_at:g}",
+                drivers=drivers,
+            )
+        if top <= self.allow_at:
+            if not scores:
+                return Moderation(Decision.ALLOW, 1.0, "allowed: nothing scored")
+            highest = max(scores, key=scores.__getitem__)
+            return Moderation(
+                Decision.ALLOW,
+                _share(self.allow_at - top, self.allow_at),
+                f"allowed: every label at or below {self.allow_at:g}"
+                f" (highest {_named(scores, (highest,))})",
+            )
+        drivers = _above(scores, self.allow_at, inclusive=False)
+        half = (self.reject_at - self.allow_at) / 2
+        priority = (
+            ReviewPriority.HIGH
+            if top >= self.high_priority_at
+            else ReviewPriority.MEDIUM
+            if top >= self.medium_priority_at
+            else ReviewPriority.LOW
+        )
+        return Moderation(
+            Decision.REVIEW,
+            _share(min(top - self.allow_at, self.reject_at - top), half),
+            f"review ({_PRIORITY[priority]} priority): {_named(scores, drivers)} between "
+            f"{self.allow_at:g} and {self.reject_at:g}",
+            priority=priority,
+            drivers=drivers,
+        )
 
     def decide_rows(
         self, probabilities: NDArray[np.float64], labels: Sequence[Label] = LABELS
@@ -85,8 +122,9 @@ class ModerationPolicy:
         """The decision for each row of ``probabilities`` (one column per label of ``labels``)."""
         p = np.asarray(probabilities, dtype=np.float64)
         rows = p.shape[0]
-        if rows == 0:
-            return Decisions([], [], [], [], [], tuple(labels))
+        labels = tuple(labels)
+        if rows <= _ONE_BY_ONE:
+            return self._one_by_one(p, labels)
         top = p.max(axis=1)
         # Highest first; a stable sort keeps tied labels in column order, as a stable
         # descending sort of the labels by score does.
@@ -119,7 +157,18 @@ class ModerationPolicy:
             top >= self.high_priority_at, 0, np.where(top >= self.medium_priority_at, 1, 2)
         )
         kind = np.where(reject, 0, np.where(allow, 1, 2))
-        return self._explained(p, order, named, kind, priority, confidence, tuple(labels))
+        return self._explained(p, order, named, kind, priority, confidence, labels)
+
+    def _one_by_one(self, p: NDArray[np.float64], labels: tuple[Label, ...]) -> Decisions:
+        decided = [self.decide(dict(zip(labels, row, strict=True))) for row in p.tolist()]
+        return Decisions(
+            [m.decision for m in decided],
+            [m.confidence for m in decided],
+            [m.reasoning for m in decided],
+            [m.priority for m in decided],
+            [[labels.index(label) for label in m.drivers] for m in decided],
+            labels,
+        )
 
     def _explained(
         self,
@@ -175,3 +224,21 @@ _PRIORITY: Final = {priority: priority.value for priority in ReviewPriority}
 _LEVELS: Final = (ReviewPriority.HIGH, ReviewPriority.MEDIUM, ReviewPriority.LOW)
 _OPTIONAL_LEVELS: Final = (*_LEVELS, None)  # index 3: not a review
 _DECISIONS: Final = (Decision.REJECT, Decision.ALLOW, Decision.REVIEW)  # by ``kind``
+
+
+def _above(scores: Mapping[Label, float], floor: float, *, inclusive: bool) -> tuple[Label, ...]:
+    """Up to three labels scoring above ``floor`` (or at it), highest first."""
+    chosen = [label for label, p in scores.items() if (p >= floor if inclusive else p > floor)]
+    if len(chosen) > 1:
+        chosen.sort(key=scores.__getitem__, reverse=True)
+    return tuple(chosen[:_REASONS])
+
+
+def _share(distance: float, span: float) -> float:
+    if span <= 0:
+        return 1.0
+    return round(max(0.0, min(1.0, distance / span)), 4)
+
+
+def _named(scores: Mapping[Label, float], labels: tuple[Label, ...]) -> str:
+    return ", ".join(f"{_NAME[label]} {scores[label]:.2f}" for label in labels)

@@ -226,9 +226,10 @@ class CommentService:
         serving, probabilities = await self.probabilities(texts, serving)
         count = len(texts)
         if probabilities.shape != (count, len(LABELS)) or not (
-            np.all(probabilities >= 0.0) and np.all(probabilities <= 1.0)
+            count == 0 or (probabilities.min() >= 0.0 and probabilities.max() <= 1.0)
         ):
-            # NaN fails both comparisons too. Every event says its scores are probabilities.
+            # A NaN makes min and max NaN, which fails both comparisons. Every event says its
+            # scores are probabilities.
             raise ValueError(f"model {serving.version} returned scores outside [0, 1]")
         thresholds = serving.model.thresholds
         codes = self._flags.codes(probabilities, thresholds)

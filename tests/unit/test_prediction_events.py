@@ -288,10 +288,15 @@ def test_decisions_over_a_score_matrix_equal_the_rule_applied_one_comment_at_a_t
     rows = [[rng.choice(edges) for _ in LABELS] for _ in range(3_000)]
     rows += [[rng.random() ** 3 for _ in LABELS] for _ in range(3_000)]
     rows += [[v] * len(LABELS) for v in edges]
-    decided = policy.decide_rows(np.array(rows))
+    decided = policy.decide_rows(np.array(rows))  # numpy passes over the matrix
+    few = policy.decide_rows(np.array(rows[:5]))  # a few rows: decided one by one
     assert len(decided) == len(rows)
+    assert [few[i] for i in range(5)] == [decided[i] for i in range(5)]
     for i, row in enumerate(rows):
-        assert decided[i] == one_by_one(policy, dict(zip(LABELS, row, strict=True))), row
+        scores = dict(zip(LABELS, row, strict=True))
+        expected = one_by_one(policy, scores)
+        assert decided[i] == expected, row
+        assert policy.decide(scores) == expected, row
 
 
 def test_a_single_decision_is_the_first_row_of_a_matrix_of_one() -> None:
