@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -96,8 +96,11 @@ class _DynamoBackend:
         clients = await self._stack.enter_async_context(open_clients(settings))
         return DynamoMonitoringReader(clients.dynamodb, InfraSpec.for_prefix(settings.prefix))
 
-    def load(self, now: datetime, model_name: str, timeout: float) -> PageData:
-        return self._loop.run(load_page_data(self.reader, now, model_name=model_name), timeout)
+    def load(
+        self, now: datetime, model_name: str, view_max_age: timedelta, timeout: float
+    ) -> PageData:
+        page = load_page_data(self.reader, now, model_name=model_name, view_max_age=view_max_age)
+        return self._loop.run(page, timeout)
 
 
 @st.cache_resource(show_spinner=False)
@@ -133,18 +136,20 @@ def wiring() -> Wiring:
     if not isinstance(settings, DashboardSettings):
         settings = DashboardSettings()
     timeout = settings.dashboard_timeout_seconds
+    max_age = timedelta(seconds=settings.dashboard_view_max_age_seconds)
     reader = st.session_state.get(SESSION_READER)
     if reader is not None:
         fake: PageReader = reader
 
         def load(now: datetime) -> PageData:
-            return asyncio.run(load_page_data(fake, now, model_name=settings.model_name))
+            page = load_page_data(fake, now, model_name=settings.model_name, view_max_age=max_age)
+            return asyncio.run(page)
 
     else:
         backend = _dynamo_backend(settings.model_dump_json(), settings)
 
         def load(now: datetime) -> PageData:
-            return backend.load(now, settings.model_name, timeout)
+            return backend.load(now, settings.model_name, max_age, timeout)
 
     retrainer = st.session_state.get(SESSION_RETRAINER)
     if retrainer is None:

@@ -1,61 +1,66 @@
 """Everything one page view needs, read at once: :func:`load_page_data`.
 
-Two rounds of concurrent reads (an ``asyncio.TaskGroup`` each), every one a Query or GetItem:
-
-1. the rollups of the default view, all versions: the last 24 h by minute (only the counters
-   the per-minute charts draw, :data:`MINUTE_COUNTERS`), the same hours whole (every counter:
-   the short window's totals and distributions) and the last 30 days by day; the current model,
-   the model history, alerts, firings, retrain claims, pipeline health, the newest feedback rows
-   and the pending reviews;
-2. what depends on round 1: each shown model version's day items (the version comparison), and
-   the current model's drift baseline and its hour items of the last 24 h (live histograms for
-   drift: 25 hour items hold the same bins as 1,440 minute items).
+The rollups and the two long lists (newest feedback rows, pending reviews) come from the
+monitoring's materialized view (``view#default``, built every ``TOXIC_VIEW_SECONDS`` by
+``shared.monitoring.view.read_view``): one GetItem instead of ~2,000 rollup items and two index
+Queries. One round of concurrent reads (an ``asyncio.TaskGroup``) fetches it beside the small
+records: the current model, the model history, alerts, firings, retrain claims and pipeline
+health. When no view is stored, it is older than ``view_max_age`` (the monitoring is down or
+behind), or it cannot be decoded, the page reads the same things live through ``read_view`` and
+says so (:attr:`PageData.view_built_at` is None).
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from contracts import DriftBaseline
-from shared.items import FeedbackItem, ModelItem, ReviewItem
+from shared.items import FeedbackItem, ReviewItem
+from shared.logs import get_logger
 from shared.monitoring.reader import ModelHistoryEntry, MonitoringReader
 from shared.monitoring.records import (
     ActiveAlert,
-    BaselineItem,
     CurrentModel,
     FiringRecord,
     PipelineHealth,
     RetrainClaim,
+    ViewItem,
 )
-from shared.monitoring.rollups import ALL_VERSIONS, GRANULARITIES, LATENCY_EDGES_MS, Counters
-
-__all__ = ["MINUTE_COUNTERS", "Limits", "PageData", "PageReader", "Window", "load_page_data"]
-
-Rollup = tuple[str, Counters]
-
-# A day of minute items is ~3.5 MB in DynamoDB at a million predictions a month, and a Query
-# reads at most 1 MB (before projection) per page: four Queries over adjacent quarters of the
-# day go at once instead of four pages one after another.
-MINUTE_SLICES = 4
-
-# What the per-minute charts draw: volume, toxic rate, feedback and latency percentiles. A day of
-# minute items is 1,440 items of ~100 counters each at a million predictions a month; reading
-# these 14 instead keeps the page's biggest read small (see bench/dashboard.py).
-MINUTE_COUNTERS: tuple[str, ...] = (
-    "predictions",
-    "flagged_toxic",
-    "feedback",
-    # Named as shared.monitoring.rollups names the latency bins: ``latency_ms_le_<edge|inf>``.
-    *(f"latency_ms_le_{'inf' if math.isinf(e) else f'{e:g}'}" for e in LATENCY_EDGES_MS),
+from shared.monitoring.rollups import Counters
+from shared.monitoring.view import (
+    MINUTE_COUNTERS,
+    Lists,
+    Rollup,
+    RollupReader,
+    RollupView,
+    Window,
+    first_error,
+    read_view,
 )
+from shared.monitoring.view_codec import decode_view
+
+__all__ = [
+    "DEFAULT_VIEW_MAX_AGE",
+    "MINUTE_COUNTERS",
+    "Limits",
+    "PageData",
+    "PageReader",
+    "Window",
+    "load_page_data",
+]
+
+log = get_logger(__name__)
+
+# Three of the monitoring's default view periods (30 s): one late or failed build is no reason
+# to read a million predictions' rollups live.
+DEFAULT_VIEW_MAX_AGE = timedelta(seconds=90)
 
 
-class PageReader(MonitoringReader, Protocol):
+class PageReader(MonitoringReader, RollupReader, Protocol):
     """The monitoring reader, able to read only some counters of rollup items.
 
     ``DynamoMonitoringReader`` is one (a ProjectionExpression); the monitoring's own readers need
@@ -70,51 +75,6 @@ class PageReader(MonitoringReader, Protocol):
         last: str,
         attributes: Sequence[str] | None = None,
     ) -> list[tuple[str, Counters]]: ...
-
-
-@dataclass(frozen=True)
-class Window:
-    """The view's time ranges, ending at ``now``: ``hours`` by minute and ``days`` by day."""
-
-    now: datetime
-    hours: int = 24
-    days: int = 30
-
-    def __post_init__(self) -> None:
-        if self.now.tzinfo is None:
-            raise ValueError("the window's end must be a timezone-aware time")
-        if not 1 <= self.hours <= 24 * 8:
-            raise ValueError("hours must be between 1 and 192 (minute items live 8 days)")
-        if not 1 <= self.days <= 3_650:
-            raise ValueError("days must be between 1 and 3650")
-
-    @property
-    def short_start(self) -> datetime:
-        """Start of the short window: its first minute bucket is whole and inside it."""
-        return self.now.astimezone(UTC) - timedelta(hours=self.hours) + timedelta(minutes=1)
-
-    @property
-    def long_start(self) -> datetime:
-        return self.now.astimezone(UTC) - timedelta(days=self.days - 1)
-
-    def minute_slices(self, parts: int) -> list[tuple[str, str]]:
-        """The short window's minutes as ``parts`` adjacent (first, last) ranges, in order."""
-        pattern = GRANULARITIES["minute"]
-        start = self.short_start.replace(second=0, microsecond=0)
-        end = self.now.astimezone(UTC).replace(second=0, microsecond=0)
-        minutes = int((end - start).total_seconds() // 60) + 1
-        step = -(-minutes // max(parts, 1))
-        slices = []
-        for offset in range(0, minutes, step):
-            first = start + timedelta(minutes=offset)
-            last = min(first + timedelta(minutes=step - 1), end)
-            slices.append((first.strftime(pattern), last.strftime(pattern)))
-        return slices
-
-    def range(self, granularity: str, start: datetime) -> tuple[str, str]:
-        """(first, last) bucket texts of ``granularity`` from ``start`` to ``now``."""
-        pattern = GRANULARITIES[granularity]
-        return start.astimezone(UTC).strftime(pattern), self.now.astimezone(UTC).strftime(pattern)
 
 
 @dataclass(frozen=True)
@@ -151,6 +111,9 @@ class PageData:
     version_days: dict[str, list[Rollup]] = field(default_factory=dict)
     baseline: DriftBaseline | None = None
     live_hours: list[Rollup] = field(default_factory=list)
+    view_built_at: datetime | None = None
+    """When the monitoring built the view the rollups come from; None when they were read live."""
+    view_built_by: str | None = None
 
     @property
     def empty(self) -> bool:
@@ -158,37 +121,21 @@ class PageData:
         return not self.minutes and not self.hours and not self.days
 
 
-def _versions(
-    current: CurrentModel | None, history: list[ModelHistoryEntry], limit: int
-) -> list[str]:
-    """The versions to compare: the current one, then the newest published ones."""
-    found: list[str] = []
-    if current is not None:
-        found.append(current.model_version)
-    for entry in history:
-        if isinstance(entry, ModelItem) and entry.model_version not in found:
-            found.append(entry.model_version)
-    return found[:limit]
-
-
-async def _baseline(
-    reader: MonitoringReader, version: str, history: list[ModelHistoryEntry]
-) -> DriftBaseline | None:
-    stored: BaselineItem | None = await reader.baseline(version)
-    if stored is not None:
-        return DriftBaseline.model_validate_json(stored.baseline_json)
-    # The logger's model item carries the same baseline: use it if the monitoring's is not in.
-    for entry in history:
-        if isinstance(entry, ModelItem) and entry.model_version == version:
-            return entry.baseline
-    return None
-
-
-def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    error: BaseException = group
-    while isinstance(error, BaseExceptionGroup) and error.exceptions:
-        error = error.exceptions[0]
-    return error
+def _usable(item: ViewItem | None, window: Window, max_age: timedelta) -> RollupView | None:
+    """The stored view when it is of this window and fresh enough, else None (read live)."""
+    if item is None:
+        return None
+    age = window.now - item.built_at
+    if age > max_age or age < -max_age:
+        return None
+    try:
+        view = decode_view(item.view)
+    except ValueError as exc:
+        log.warning("view_unreadable", error=str(exc), built_by=item.built_by)
+        return None
+    if (view.window_hours, view.window_days) != (window.hours, window.days):
+        return None
+    return view
 
 
 async def load_page_data(
@@ -199,15 +146,16 @@ async def load_page_data(
     hours: int = 24,
     days: int = 30,
     limits: Limits | None = None,
+    view_max_age: timedelta = DEFAULT_VIEW_MAX_AGE,
 ) -> PageData:
     """Read everything the page shows for the view ending at ``now``.
 
     A failed read raises its own error (the first, when several fail), not a TaskGroup's group.
     """
     try:
-        return await _load(reader, now, model_name, hours, days, limits or Limits())
+        return await _load(reader, now, model_name, hours, days, limits or Limits(), view_max_age)
     except BaseExceptionGroup as group:
-        raise _first_error(group) from group
+        raise first_error(group) from group
 
 
 async def _load(
@@ -217,58 +165,48 @@ async def _load(
     hours: int,
     days: int,
     limits: Limits,
+    view_max_age: timedelta,
 ) -> PageData:
     window = Window(now=now, hours=hours, days=days)
-    hour_first, hour_last = window.range("hour", window.short_start)
-    day_first, day_last = window.range("day", window.long_start)
     async with asyncio.TaskGroup() as group:
-        minute_parts = [
-            group.create_task(reader.rollups("minute", ALL_VERSIONS, first, last, MINUTE_COUNTERS))
-            for first, last in window.minute_slices(MINUTE_SLICES)
-        ]
-        hour_items = group.create_task(reader.rollups("hour", ALL_VERSIONS, hour_first, hour_last))
-        day_items = group.create_task(reader.rollups("day", ALL_VERSIONS, day_first, day_last))
+        view_task = group.create_task(reader.view())
         current_task = group.create_task(reader.current_model())
         history_task = group.create_task(reader.model_history(model_name, limits.history))
         active = group.create_task(reader.active_alerts())
         firings = group.create_task(reader.firings(limits.firings))
         claims = group.create_task(reader.retrain_claims())
         health = group.create_task(reader.pipeline_health())
-        feedback = group.create_task(
-            reader.recent_feedback(limits.feedback_rows, limits.feedback_days)
+    stored = view_task.result()
+    view = _usable(stored, window, view_max_age)
+    built = stored if view is not None else None
+    if view is None:
+        lists = Lists(limits.feedback_rows, limits.feedback_days, limits.reviews)
+        view = await read_view(
+            reader,
+            now,
+            model_name=model_name,
+            hours=hours,
+            days=days,
+            versions=limits.versions,
+            lists=lists,
         )
-        reviews = group.create_task(reader.pending_reviews(limits.reviews))
-    current, history = current_task.result(), history_task.result()
-    versions = _versions(current, history, limits.versions)
-    baseline: DriftBaseline | None = None
-    live: list[Rollup] = []
-    async with asyncio.TaskGroup() as group:
-        per_version = [
-            group.create_task(reader.rollups("day", version, day_first, day_last))
-            for version in versions
-        ]
-        if current is not None:
-            baseline_task = group.create_task(_baseline(reader, current.model_version, history))
-            live_task = group.create_task(
-                reader.rollups("hour", current.model_version, hour_first, hour_last)
-            )
-    if current is not None:
-        baseline, live = baseline_task.result(), live_task.result()
     return PageData(
-        window=window,
+        window=view.window,
         limits=limits,
-        minutes=[item for part in minute_parts for item in part.result()],
-        hours=hour_items.result(),
-        days=day_items.result(),
-        current=current,
-        history=history,
+        minutes=view.minutes,
+        hours=view.hours,
+        days=view.days,
+        current=current_task.result(),
+        history=history_task.result(),
         active_alerts=active.result(),
         firings=firings.result(),
         retrain_claims=claims.result(),
         health=health.result(),
-        feedback=feedback.result(),
-        reviews=reviews.result(),
-        version_days={v: task.result() for v, task in zip(versions, per_version, strict=True)},
-        baseline=baseline,
-        live_hours=live,
+        feedback=view.feedback[: limits.feedback_rows],
+        reviews=view.reviews[: limits.reviews],
+        version_days=dict(list(view.version_days.items())[: limits.versions]),
+        baseline=view.baseline,
+        live_hours=view.live_hours,
+        view_built_at=None if built is None else built.built_at,
+        view_built_by=None if built is None else built.built_by,
     )

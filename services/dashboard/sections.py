@@ -67,10 +67,20 @@ def _pending(data: PageData) -> str:
     return f"{count}+" if count >= data.limits.reviews else str(count)
 
 
+def _source(data: PageData) -> str:
+    """Where the rollups came from: the monitoring's view (and when), or a live read."""
+    if data.view_built_at is not None:
+        return (
+            f"data as of {data.view_built_at:%Y-%m-%d %H:%M:%S} UTC, built by the monitoring "
+            f"({data.view_built_by})"
+        )
+    return f"data as of {data.window.now:%Y-%m-%d %H:%M:%S} UTC, read live"
+
+
 def overview(data: PageData) -> None:
     window = data.window
     current = data.current.model_version if data.current else "none published yet"
-    st.caption(f"Current model version: {current} · data as of {window.now:%Y-%m-%d %H:%M:%S} UTC")
+    st.caption(f"Current model version: {current} · {_source(data)}")
     st.subheader(f"Last {window.hours} h")
     _metrics(kpis(total(data.hours)), _pending(data))
     st.caption(

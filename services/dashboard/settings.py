@@ -32,6 +32,12 @@ class DashboardSettings(AwsSettings):
         le=3_600.0,
         description="How long loaded page data is reused before the rollups are read again.",
     )
+    dashboard_view_max_age_seconds: float = Field(
+        default=90.0,
+        ge=1.0,
+        le=86_400.0,
+        description="Oldest monitoring-built view the page shows before it reads the rollups live.",
+    )
     dashboard_timeout_seconds: float = Field(
         default=10.0, gt=0.0, le=120.0, description="How long one page load or API call may take."
     )

@@ -22,6 +22,7 @@ from services.monitoring.health import CloudWatchOldestAge, HealthProbe, OldestA
 from services.monitoring.repository import AlertStore, DynamoMonitoringStore, MonitoringStore
 from services.monitoring.rules import RuleSettings
 from services.monitoring.settings import MonitoringSettings
+from services.monitoring.view_builder import ViewBuilder, refresh_view
 from shared.aws import AwsClients, client_config
 from shared.bus import HandlerRegistry, Publisher
 from shared.infra import InfraSpec
@@ -106,6 +107,10 @@ def main() -> None:
             _oldest_age(settings) as oldest_age,
         ):
             probe = HealthProbe(clients, spec, http, lag, instance, oldest_age=oldest_age)
-            await watch(evaluator, probe, store, settings.evaluate_seconds)
+            views = ViewBuilder(reader, store, model_name=settings.model_name, instance=instance)
+            # Beside the rules, not after them: the view's freshness is its own setting.
+            async with asyncio.TaskGroup() as group:
+                group.create_task(watch(evaluator, probe, store, settings.evaluate_seconds))
+                group.create_task(refresh_view(views, settings.view_seconds))
 
     asyncio.run(run_worker(settings, SERVICE, handlers, background))

@@ -38,6 +38,7 @@ from shared.monitoring.records import (
     PipelineHealth,
     RetrainClaim,
     TrainingOutcomeItem,
+    ViewItem,
 )
 from shared.monitoring.rollups import BucketKey, Counters, expires_at
 
@@ -51,6 +52,7 @@ __all__ = [
     "AlreadyCounted",
     "DynamoMonitoringStore",
     "MonitoringStore",
+    "ViewStore",
     "marker_key",
 ]
 
@@ -117,6 +119,14 @@ class AlertStore(Protocol):
     async def add_firing(self, record: FiringRecord) -> None: ...
 
     async def put_health(self, health: PipelineHealth) -> None: ...
+
+
+class ViewStore(Protocol):
+    """Where the monitoring keeps the dashboard's materialized view."""
+
+    async def put_view(self, item: ViewItem) -> bool:
+        """Store ``item`` unless a view built later is stored; True when written."""
+        ...
 
 
 def _code(exc: ClientError) -> str:
@@ -274,3 +284,13 @@ class DynamoMonitoringStore:
 
     async def put_health(self, health: PipelineHealth) -> None:
         await self._dynamodb.put_item(TableName=self._alerts, Item=health.to_item())
+
+    async def put_view(self, item: ViewItem) -> bool:
+        # Competing monitoring processes each build the view: a slow build finishing after a
+        # newer one must not replace it.
+        return await self._put_unless(
+            self._rollups,
+            item,
+            "attribute_not_exists(pk) OR built_at < :at",
+            **{":at": {"S": iso_utc(item.built_at)}},
+        )

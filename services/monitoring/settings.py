@@ -37,6 +37,16 @@ class MonitoringSettings(ConsumerSettings):
         le=3_600.0,
         description="How often the alert rules are judged and the pipeline health measured.",
     )
+    view_seconds: float = Field(
+        default=30.0,
+        gt=0.0,
+        le=3_600.0,
+        description="How often the dashboard's default view is built and stored (its freshness).",
+    )
+    model_name: str = Field(
+        default="toxic-comment-classifier",
+        description="Registered model whose versions the view compares (as the dashboard's).",
+    )
     probe_timeout_seconds: float = Field(
         default=2.0, gt=0.0, le=60.0, description="How long a replica's /readyz may take."
     )

@@ -24,6 +24,7 @@ from shared.monitoring.records import (
     PipelineHealth,
     RetrainClaim,
     TrainingOutcomeItem,
+    ViewItem,
 )
 from shared.monitoring.rollups import Counters
 
@@ -45,6 +46,10 @@ class MonitoringReader(Protocol):
     async def baseline(self, model_version: str) -> BaselineItem | None: ...
 
     async def current_model(self) -> CurrentModel | None: ...
+
+    async def view(self) -> ViewItem | None:
+        """The default view as the monitoring last stored it (still encoded)."""
+        ...
 
     async def active_alerts(self) -> list[ActiveAlert]: ...
 
@@ -159,6 +164,10 @@ class DynamoMonitoringReader:
     async def current_model(self) -> CurrentModel | None:
         item = await self._get(self._rollups, "model#current", "current")
         return None if item is None else CurrentModel.model_validate(item)
+
+    async def view(self) -> ViewItem | None:
+        item = await self._get(self._rollups, "view#default", "current")
+        return None if item is None else ViewItem.model_validate(item)
 
     async def active_alerts(self) -> list[ActiveAlert]:
         return [

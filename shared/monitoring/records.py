@@ -4,6 +4,9 @@ Rollup counters are in ``shared.monitoring.rollups``; these are the rest, one sh
 
     rollups table   baseline#<version> / baseline        a published version's drift baseline
                     model#current / current              the newest published version seen
+                    view#default / current               the dashboard's default view, built
+                                                         every TOXIC_VIEW_SECONDS (encoded by
+                                                         shared.monitoring.view_codec)
     alerts table    active / <rule>                      a rule firing now (deleted when it stops)
                     firings / <at>#<rule>                history: a rule started firing, changed
                                                          severity, or asked for a retrain
@@ -23,7 +26,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, TypeAdapter, computed_field
 
 from contracts import Label, LabelMetrics, ModelPublished, ModelRejected, TrainingFailed
-from shared.dynamo import iso_utc
+from shared.dynamo import iso_utc, to_attribute_map
 from shared.items import StoredItem, UtcTime
 
 if TYPE_CHECKING:
@@ -39,6 +42,7 @@ __all__ = [
     "ReplicaHealth",
     "RetrainClaim",
     "TrainingOutcomeItem",
+    "ViewItem",
 ]
 
 
@@ -103,6 +107,33 @@ class CurrentModel(_Keyed):
     @property
     def sk(self) -> str:
         return "current"
+
+
+class ViewItem(_Keyed):
+    """The dashboard's default view as the monitoring last built it (a materialized view)."""
+
+    TABLE: ClassVar[str] = "rollups"
+
+    view: bytes
+    """``shared.monitoring.view_codec.encode_view``'s bytes, stored as a binary attribute."""
+    built_at: UtcTime
+    built_by: str
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def pk(self) -> str:
+        return "view#default"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def sk(self) -> str:
+        return "current"
+
+    def to_item(self) -> dict[str, AttributeValueTypeDef]:
+        # JSON mode would write the bytes as text; DynamoDB keeps them as they are in a "B".
+        item = to_attribute_map(self.model_dump(mode="json", exclude={"view"}))
+        item["view"] = {"B": self.view}
+        return item
 
 
 class _Alert(_Keyed):

@@ -81,7 +81,13 @@ def test_the_dashboard_shows_the_predictions_sent_the_model_version_and_charts(
     asyncio.run(_deploy_champion(aws_settings))
     replica, env = api_env(aws_settings, tmp_path)
     start_logger(processes, aws_settings)
-    processes("monitoring", toxic_command("serve", "monitoring"), env=logger_env(aws_settings))
+    # The view every second: the page, opened after the rollups count SENT, shows a view that does.
+    monitoring_env = {
+        **logger_env(aws_settings),
+        "TOXIC_VIEW_SECONDS": "1",
+        "TOXIC_MODEL_NAME": MODEL_NAME,
+    }
+    processes("monitoring", toxic_command("serve", "monitoring"), env=monitoring_env)
     run_replica(processes, replica, env)
     asyncio.run(_score_and_wait(aws_settings, replica.url))
 
@@ -111,6 +117,7 @@ def test_the_dashboard_shows_the_predictions_sent_the_model_version_and_charts(
             expect(predictions).to_have_count(2)
             expect(predictions.nth(1)).to_contain_text(str(SENT))
             expect(page.get_by_text("Current model version: v1")).to_be_visible()
+            expect(page.get_by_text("built by the monitoring")).to_be_visible()
             charts = page.get_by_test_id("stVegaLiteChart").filter(visible=True)
             # The first run of a session imports the chart libraries: allow it some time.
             expect(charts.first.locator("svg, canvas").first).to_be_visible(timeout=30_000)

@@ -26,6 +26,7 @@ from shared.monitoring.records import (
     ReplicaHealth,
     RetrainClaim,
     TrainingOutcomeItem,
+    ViewItem,
 )
 from shared.monitoring.rollups import (
     BucketKey,
@@ -56,6 +57,7 @@ class InMemoryMonitoringReader:
     models: list[ModelHistoryEntry] = field(default_factory=list)
     feedback: list[FeedbackItem] = field(default_factory=list)
     reviews: list[ReviewItem] = field(default_factory=list)
+    stored_view: ViewItem | None = None
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     reads: int = 0
 
@@ -101,6 +103,10 @@ class InMemoryMonitoringReader:
     async def current_model(self) -> CurrentModel | None:
         self.reads += 1
         return self.current
+
+    async def view(self) -> ViewItem | None:
+        self.reads += 1
+        return self.stored_view
 
     async def active_alerts(self) -> list[ActiveAlert]:
         self.reads += 1

@@ -29,6 +29,7 @@ from shared.monitoring.records import (
     PipelineHealth,
     RetrainClaim,
     TrainingOutcomeItem,
+    ViewItem,
 )
 from shared.monitoring.rollups import BucketKey, Counters
 
@@ -48,6 +49,7 @@ class InMemoryMonitoringStore:
         self.history: dict[str, FiringRecord] = {}
         self.claims: dict[str, RetrainClaim] = {}
         self.health: PipelineHealth | None = None
+        self.stored_view: ViewItem | None = None
         self.feedback: list[FeedbackItem] = []
         self.reviews: list[ReviewItem] = []
         self.commits: list[int] = []
@@ -55,6 +57,8 @@ class InMemoryMonitoringStore:
         self.sizes: list[int] = []
         """Items (markers and counter updates) per committed transaction."""
         self.fail_next = 0
+        self.rollup_reads: list[tuple[str, str, str]] = []
+        """(pk, first, last) of every rollups read, in order."""
 
     async def commit(
         self, event_ids: Sequence[UUID], increments: Mapping[BucketKey, Counters]
@@ -79,11 +83,18 @@ class InMemoryMonitoringStore:
         return self.predictions.get(prediction_id)
 
     async def rollups(
-        self, granularity: str, model_version: str, first: str, last: str
+        self,
+        granularity: str,
+        model_version: str,
+        first: str,
+        last: str,
+        attributes: Sequence[str] | None = None,
     ) -> list[tuple[str, Counters]]:
         pk = f"{granularity}#{model_version}"
+        keep = None if attributes is None else set(attributes)
+        self.rollup_reads.append((pk, first, last))
         return sorted(
-            (key.sk, dict(counters))
+            (key.sk, {n: v for n, v in counters.items() if keep is None or n in keep})
             for key, counters in self.buckets.items()
             if key.pk == pk and first <= key.sk <= last
         )
@@ -135,10 +146,19 @@ class InMemoryMonitoringStore:
     async def put_health(self, health: PipelineHealth) -> None:
         self.health = health
 
+    async def put_view(self, item: ViewItem) -> bool:
+        if self.stored_view is not None and self.stored_view.built_at >= item.built_at:
+            return False
+        self.stored_view = item
+        return True
+
     # --- the reader -----------------------------------------------------------------------
 
     async def current_model(self) -> CurrentModel | None:
         return self.current
+
+    async def view(self) -> ViewItem | None:
+        return self.stored_view
 
     async def active_alerts(self) -> list[ActiveAlert]:
         return [self.active[rule] for rule in sorted(self.active)]

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.integration
 
 ROW = re.compile(
     r"^\s*(?P<predictions>[\d,]+)\s+(?P<items>[\d,]+)\s+(?P<minutes>[\d,]+)"
-    r"\s+(?P<values>[\d,]+)\s+(?P<p50>[\d.]+)\s+(?P<p95>[\d.]+)$"
+    r"\s+(?P<values>[\d,]+)\s+(?P<bytes>[\d,]+)\s+(?P<build>\d+)\s+(?P<refresh>\d+)"
+    r"\s+(?P<p50>[\d.]+)\s+(?P<p95>[\d.]+)$"
 )
 
 
@@ -46,6 +47,11 @@ def test_the_dashboard_benchmark_seeds_loads_and_reports_p50_and_p95(tmp_path: P
     assert int(row["items"].replace(",", "")) > int(row["minutes"].replace(",", "")) > 50
     assert int(row["values"].replace(",", "")) > int(row["minutes"].replace(",", ""))
     assert 0 < float(row["p50"]) <= float(row["p95"])
+    assert 0 < int(row["bytes"].replace(",", "")) < 400_000
+    assert int(row["build"]) > 0
+    # Every measured load was served from the stored view, none read the rollups live.
+    assert "read the rollups live" not in result.stdout
+    assert result.stdout.count(", view") == 5
     assert re.search(r"^(PASS|MISS): p95 [\d.]+ ms at [\d,]+ predictions", result.stdout, re.M)
     assert result.stdout.count("(warm-up)") == 2
     bench, written = load(figures)
@@ -55,3 +61,7 @@ def test_the_dashboard_benchmark_seeds_loads_and_reports_p50_and_p95(tmp_path: P
     assert p95.value == pytest.approx(float(row["p95"]), abs=0.06)
     assert p95.target == "<= 300 ms"
     assert p95.met is (p95.value <= 300)
+    [size] = [f for f in written if f.name.startswith("view size")]
+    assert size.unit == "KB"
+    assert size.value == pytest.approx(int(row["bytes"].replace(",", "")) / 1000)
+    assert any(f.name.startswith("view build") and f.target is None for f in written)

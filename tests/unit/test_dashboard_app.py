@@ -7,9 +7,10 @@ command directly.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,15 @@ from services.dashboard.bootstrap import (
 from services.dashboard.retrain import HttpRetrainer, RetrainAnswer
 from services.dashboard.sections import TABS
 from services.dashboard.settings import DashboardSettings
-from tests.fakes.monitoring_reader import VERSION, InMemoryMonitoringReader, sample_reader
+from shared.monitoring.records import ViewItem
+from shared.monitoring.view import read_view
+from shared.monitoring.view_codec import encode_view
+from tests.fakes.monitoring_reader import (
+    MODEL_NAME,
+    VERSION,
+    InMemoryMonitoringReader,
+    sample_reader,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -112,6 +121,26 @@ def test_every_tab_shows_the_numbers_and_charts_of_a_deployment_with_traffic() -
     frames = {len(df.value) for df in at.dataframe}
     assert 11 in frames  # the newest feedback rows
     assert "no data yet" not in words.lower()
+
+
+def test_the_page_says_whether_it_shows_the_monitorings_view_or_a_live_read() -> None:
+    now = datetime.now(UTC)
+    live_reader, _ = sample_reader(now)
+    viewed_reader, sample = sample_reader(now)
+    built_at = now - timedelta(seconds=15)
+    view = asyncio.run(read_view(viewed_reader, built_at, model_name=MODEL_NAME))
+    viewed_reader.stored_view = ViewItem(
+        view=encode_view(view), built_at=built_at, built_by="monitoring-7"
+    )
+
+    live, viewed = app(live_reader), app(viewed_reader)
+
+    no_exception(viewed)
+    assert "read live" in texts(live)
+    assert "built by the monitoring" not in texts(live)
+    assert f"data as of {built_at:%Y-%m-%d %H:%M:%S} UTC, built by the monitoring" in texts(viewed)
+    assert "(monitoring-7)" in texts(viewed)
+    assert metrics(viewed)["Predictions"][0] == str(sample.predictions_24h)
 
 
 def test_the_drift_tab_reads_the_psi_of_the_current_models_live_scores() -> None:

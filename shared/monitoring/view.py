@@ -1,0 +1,330 @@
+"""The dashboard's default view of the rollups and long lists, read in one place: :func:`read_view`.
+
+The monitoring builds it every ``TOXIC_VIEW_SECONDS`` and stores it encoded
+(``shared.monitoring.view_codec``) as one item, the materialized view the dashboard reads with a
+single GetItem; the dashboard calls the same function to read live when no fresh view is stored.
+
+What it reads, every one a Query or GetItem: the current model and the model history (which
+versions to compare, the drift baseline); the last ``hours`` by minute (only
+:data:`MINUTE_COUNTERS`), the same hours whole and the last ``days`` by day, all versions; each
+compared version's day items; the current model's baseline and hour items; and the page's two
+long lists, the newest feedback rows and the pending reviews (index Queries returning ~100 items
+each: on the stand-in they cost more than everything else the page reads at once).
+
+Given the ``previous`` view, the minutes of a whole hour are taken from it unless that hour's
+``predictions`` or ``feedback`` total moved since (late events land in old buckets): every
+minute counter grows with one of the two, so an hour whose totals held has the same minutes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from contracts import DriftBaseline
+from shared.items import FeedbackItem, ModelItem, ReviewItem
+from shared.monitoring.reader import ModelHistoryEntry
+from shared.monitoring.records import BaselineItem, CurrentModel
+from shared.monitoring.rollups import ALL_VERSIONS, GRANULARITIES, LATENCY_EDGES_MS, Counters
+
+__all__ = [
+    "MINUTE_COUNTERS",
+    "Lists",
+    "Rollup",
+    "RollupReader",
+    "RollupView",
+    "Window",
+    "first_error",
+    "read_view",
+]
+
+Rollup = tuple[str, Counters]
+
+# What the per-minute charts draw: volume, toxic rate, feedback and latency percentiles. A day of
+# minute items is 1,440 items of ~100 counters each at a million predictions a month; reading
+# these 14 instead keeps the biggest read small (see bench/dashboard.py).
+MINUTE_COUNTERS: tuple[str, ...] = (
+    "predictions",
+    "flagged_toxic",
+    "feedback",
+    # Named as shared.monitoring.rollups names the latency bins: ``latency_ms_le_<edge|inf>``.
+    *(f"latency_ms_le_{'inf' if math.isinf(e) else f'{e:g}'}" for e in LATENCY_EDGES_MS),
+)
+
+# A Query reads at most 1 MB (before projection) per page, and a day of minute items is ~3.5 MB
+# at a million predictions a month: ranges of at most six hours go at once instead of pages
+# one after another.
+_MAX_MINUTE_RANGE_HOURS = 6
+
+
+class RollupReader(Protocol):
+    """What :func:`read_view` reads: rollups (some counters only, when asked), models."""
+
+    async def rollups(
+        self,
+        granularity: str,
+        model_version: str,
+        first: str,
+        last: str,
+        attributes: Sequence[str] | None = None,
+    ) -> list[tuple[str, Counters]]: ...
+
+    async def baseline(self, model_version: str) -> BaselineItem | None: ...
+
+    async def current_model(self) -> CurrentModel | None: ...
+
+    async def model_history(self, model_name: str, limit: int) -> list[ModelHistoryEntry]: ...
+
+    async def recent_feedback(self, limit: int, days: int) -> list[FeedbackItem]: ...
+
+    async def pending_reviews(self, limit: int) -> list[ReviewItem]: ...
+
+
+@dataclass(frozen=True)
+class Window:
+    """The view's time ranges, ending at ``now``: ``hours`` by minute and ``days`` by day."""
+
+    now: datetime
+    hours: int = 24
+    days: int = 30
+
+    def __post_init__(self) -> None:
+        if self.now.tzinfo is None:
+            raise ValueError("the window's end must be a timezone-aware time")
+        if not 1 <= self.hours <= 24 * 8:
+            raise ValueError("hours must be between 1 and 192 (minute items live 8 days)")
+        if not 1 <= self.days <= 3_650:
+            raise ValueError("days must be between 1 and 3650")
+
+    @property
+    def short_start(self) -> datetime:
+        """Start of the short window: its first minute bucket is whole and inside it."""
+        return self.now.astimezone(UTC) - timedelta(hours=self.hours) + timedelta(minutes=1)
+
+    @property
+    def long_start(self) -> datetime:
+        return self.now.astimezone(UTC) - timedelta(days=self.days - 1)
+
+    def range(self, granularity: str, start: datetime) -> tuple[str, str]:
+        """(first, last) bucket texts of ``granularity`` from ``start`` to ``now``."""
+        pattern = GRANULARITIES[granularity]
+        return start.astimezone(UTC).strftime(pattern), self.now.astimezone(UTC).strftime(pattern)
+
+
+@dataclass(frozen=True)
+class Lists:
+    """How long the view's lists are: the page's defaults."""
+
+    feedback_rows: int = 100
+    feedback_days: int = 30
+    reviews: int = 100
+
+
+@dataclass(frozen=True)
+class RollupView:
+    """The rollups of the default view as of ``built_at`` (the end of its window)."""
+
+    built_at: datetime
+    window_hours: int
+    window_days: int
+    minutes: list[Rollup]
+    """The short window by minute, only :data:`MINUTE_COUNTERS`."""
+    hours: list[Rollup]
+    """The short window's hours, whole (the first one starts before the window)."""
+    days: list[Rollup]
+    version_days: dict[str, list[Rollup]] = field(default_factory=dict)
+    """Day items per compared version: the current one, then the newest published."""
+    baseline: DriftBaseline | None = None
+    """The current model's drift baseline."""
+    live_hours: list[Rollup] = field(default_factory=list)
+    """The current model's hour items of the short window (live histograms for drift)."""
+    feedback: list[FeedbackItem] = field(default_factory=list)
+    """The newest feedback rows, newest first."""
+    reviews: list[ReviewItem] = field(default_factory=list)
+    """Pending reviews, highest priority and oldest first."""
+
+    @property
+    def window(self) -> Window:
+        return Window(now=self.built_at, hours=self.window_hours, days=self.window_days)
+
+
+def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first leaf error of a TaskGroup's group: callers see the read that failed."""
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup) and error.exceptions:
+        error = error.exceptions[0]
+    return error
+
+
+def _versions(
+    current: CurrentModel | None, history: list[ModelHistoryEntry], limit: int
+) -> list[str]:
+    """The versions to compare: the current one, then the newest published ones."""
+    found: list[str] = []
+    if current is not None:
+        found.append(current.model_version)
+    for entry in history:
+        if isinstance(entry, ModelItem) and entry.model_version not in found:
+            found.append(entry.model_version)
+    return found[:limit]
+
+
+async def _baseline(
+    reader: RollupReader, version: str, history: list[ModelHistoryEntry]
+) -> DriftBaseline | None:
+    stored = await reader.baseline(version)
+    if stored is not None:
+        return DriftBaseline.model_validate_json(stored.baseline_json)
+    # The logger's model item carries the same baseline: use it if the monitoring's is not in.
+    for entry in history:
+        if isinstance(entry, ModelItem) and entry.model_version == version:
+            return entry.baseline
+    return None
+
+
+def _hour_of(minute: str) -> str:
+    return minute[: len("2026-11-30T05")]
+
+
+def _totals(counters: Counters) -> tuple[object, object]:
+    return counters.get("predictions"), counters.get("feedback")
+
+
+def _stale_hours(window: Window, hours: list[Rollup], previous: RollupView | None) -> list[str]:
+    """The short window's hour buckets whose minutes must be read again, in order."""
+    pattern = GRANULARITIES["hour"]
+    first = window.short_start.replace(minute=0, second=0, microsecond=0)
+    now_hour = window.now.astimezone(UTC).strftime(pattern)
+    every = []
+    at = first
+    while (bucket := at.strftime(pattern)) <= now_hour:
+        every.append(bucket)
+        at += timedelta(hours=1)
+    if previous is None:
+        return every
+    old = {bucket: _totals(c) for bucket, c in previous.hours}
+    new = {bucket: _totals(c) for bucket, c in hours}
+    last_built = previous.built_at.astimezone(UTC).strftime(pattern)
+    old_start = previous.window.short_start
+    return [
+        bucket
+        for bucket in every
+        # The hour still filling when the previous view was built, hours before its window
+        # and an hour whose totals moved are read again.
+        if bucket >= last_built
+        or bucket < old_start.strftime(pattern)
+        or old.get(bucket) != new.get(bucket)
+    ]
+
+
+def _minute_ranges(window: Window, stale: list[str]) -> list[tuple[str, str]]:
+    """Contiguous runs of ``stale`` hours as minute (first, last) ranges inside the window."""
+    pattern = GRANULARITIES["minute"]
+    start = window.short_start.astimezone(UTC).strftime(pattern)
+    end = window.now.astimezone(UTC).strftime(pattern)
+    runs: list[list[str]] = []
+    for bucket in stale:
+        previous = runs[-1][-1] if runs else None
+        joined = previous is not None and (
+            datetime.strptime(bucket, GRANULARITIES["hour"])
+            - datetime.strptime(previous, GRANULARITIES["hour"])
+        ) == timedelta(hours=1)
+        if joined and len(runs[-1]) < _MAX_MINUTE_RANGE_HOURS:
+            runs[-1].append(bucket)
+        else:
+            runs.append([bucket])
+    return [(max(start, f"{run[0]}:00"), min(end, f"{run[-1]}:59")) for run in runs]
+
+
+async def read_view(
+    reader: RollupReader,
+    now: datetime,
+    *,
+    model_name: str,
+    hours: int = 24,
+    days: int = 30,
+    versions: int = 5,
+    lists: Lists | None = None,
+    previous: RollupView | None = None,
+) -> RollupView:
+    """Read the view ending at ``now``; with ``previous``, re-read only the minutes that moved.
+
+    A failed read raises its own error (the first, when several fail), not a TaskGroup's group.
+    """
+    try:
+        window = Window(now, hours, days)
+        return await _read(reader, window, model_name, versions, lists or Lists(), previous)
+    except BaseExceptionGroup as group:
+        raise first_error(group) from group
+
+
+async def _read(
+    reader: RollupReader,
+    window: Window,
+    model_name: str,
+    limit: int,
+    lists: Lists,
+    previous: RollupView | None,
+) -> RollupView:
+    hour_first, hour_last = window.range("hour", window.short_start)
+    day_first, day_last = window.range("day", window.long_start)
+    if previous is not None and (
+        (previous.window_hours, previous.window_days) != (window.hours, window.days)
+        or previous.built_at > window.now
+    ):
+        previous = None
+    async with asyncio.TaskGroup() as group:
+        hour_task = group.create_task(reader.rollups("hour", ALL_VERSIONS, hour_first, hour_last))
+        day_task = group.create_task(reader.rollups("day", ALL_VERSIONS, day_first, day_last))
+        current_task = group.create_task(reader.current_model())
+        history_task = group.create_task(reader.model_history(model_name, 20))
+        feedback = group.create_task(
+            reader.recent_feedback(lists.feedback_rows, lists.feedback_days)
+        )
+        reviews = group.create_task(reader.pending_reviews(lists.reviews))
+    hour_items, current, history = hour_task.result(), current_task.result(), history_task.result()
+    stale = _stale_hours(window, hour_items, previous)
+    start = window.short_start.astimezone(UTC).strftime(GRANULARITIES["minute"])
+    again = set(stale)
+    kept = [
+        (bucket, counters)
+        for bucket, counters in (previous.minutes if previous is not None else [])
+        if bucket >= start and _hour_of(bucket) not in again
+    ]
+    compared = _versions(current, history, limit)
+    baseline: DriftBaseline | None = None
+    live: list[Rollup] = []
+    async with asyncio.TaskGroup() as group:
+        minute_parts = [
+            group.create_task(reader.rollups("minute", ALL_VERSIONS, first, last, MINUTE_COUNTERS))
+            for first, last in _minute_ranges(window, stale)
+        ]
+        per_version = [
+            group.create_task(reader.rollups("day", version, day_first, day_last))
+            for version in compared
+        ]
+        if current is not None:
+            baseline_task = group.create_task(_baseline(reader, current.model_version, history))
+            live_task = group.create_task(
+                reader.rollups("hour", current.model_version, hour_first, hour_last)
+            )
+    if current is not None:
+        baseline, live = baseline_task.result(), live_task.result()
+    fresh = [item for part in minute_parts for item in part.result()]
+    return RollupView(
+        built_at=window.now.astimezone(UTC),
+        window_hours=window.hours,
+        window_days=window.days,
+        minutes=sorted([*kept, *fresh], key=lambda item: item[0]),
+        hours=hour_items,
+        days=day_task.result(),
+        version_days={v: t.result() for v, t in zip(compared, per_version, strict=True)},
+        baseline=baseline,
+        live_hours=live,
+        feedback=feedback.result(),
+        reviews=reviews.result(),
+    )

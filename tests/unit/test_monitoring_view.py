@@ -1,0 +1,163 @@
+"""The dashboard's materialized view: read, encoded, built by the monitoring, stored, preferred.
+
+The builder runs on the monitoring's in-memory store; the dashboard's page data on the in-memory
+reader with a stored view (fresh, stale, missing or unreadable).
+"""
+
+from __future__ import annotations
+
+import zlib
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from contracts import PredictionMade
+from services.dashboard.data import load_page_data
+from services.dashboard.summaries import kpis, total
+from services.monitoring.view_builder import ViewBuilder
+from shared.monitoring.records import CurrentModel, ViewItem
+from shared.monitoring.rollups import prediction_increments
+from shared.monitoring.view import RollupView, read_view
+from shared.monitoring.view_codec import decode_view, encode_view
+from tests import factories
+from tests.fakes.monitoring_reader import MODEL_NAME, VERSION, sample_reader
+from tests.fakes.monitoring_store import InMemoryMonitoringStore
+
+pytestmark = pytest.mark.unit
+
+NOW = datetime(2026, 11, 30, 5, 0, 30, tzinfo=UTC)
+
+
+async def test_an_encoded_view_decodes_to_the_same_view() -> None:
+    reader, _ = sample_reader(NOW)
+    view = await read_view(reader, NOW, model_name=MODEL_NAME)
+
+    decoded = decode_view(encode_view(view))
+
+    assert decoded == view
+    assert all([view.minutes, view.hours, view.days, view.live_hours])
+    assert view.baseline is not None
+    assert list(decoded.version_days) == [VERSION, "6"]
+    # Score sums keep their nine decimals through the JSON (never a float).
+    sums = [c["score_sum_toxic"] for _, c in decoded.hours if "score_sum_toxic" in c]
+    assert sums == [c["score_sum_toxic"] for _, c in view.hours if "score_sum_toxic" in c]
+
+
+async def test_an_empty_view_round_trips_and_garbage_or_another_format_is_refused() -> None:
+    empty = RollupView(built_at=NOW, window_hours=24, window_days=30, minutes=[], hours=[], days=[])
+
+    assert decode_view(encode_view(empty)) == empty
+    with pytest.raises(ValueError, match="not an encoded view"):
+        decode_view(b"not zlib")
+    with pytest.raises(ValueError, match="format"):
+        decode_view(zlib.compress(b'{"format": 99}'))
+
+
+def predicted(at: datetime, version: str = VERSION) -> PredictionMade:
+    return factories.prediction_made(occurred_at=at, model_version=version, latency_ms=7.0)
+
+
+async def counted(store: InMemoryMonitoringStore, *events: PredictionMade) -> None:
+    for event in events:
+        await store.commit([event.event_id], prediction_increments(event, lag_seconds=0.2))
+
+
+def minute_reads(store: InMemoryMonitoringStore) -> list[tuple[str, str]]:
+    return [(first, last) for pk, first, last in store.rollup_reads if pk == "minute#*"]
+
+
+async def test_the_builder_stores_what_a_live_read_sees_and_rereads_only_minutes_that_moved() -> (
+    None
+):
+    store = InMemoryMonitoringStore()
+    store.current = CurrentModel(model_name=MODEL_NAME, model_version=VERSION, published_at=NOW)
+    await counted(store, *(predicted(NOW - timedelta(hours=h, minutes=3)) for h in range(20)))
+    clock = [NOW]
+    builder = ViewBuilder(
+        store, store, model_name=MODEL_NAME, instance="m-1", clock=lambda: clock[0]
+    )
+
+    first = await builder.build_and_store()
+
+    assert store.stored_view == first
+    assert first.built_by == "m-1"
+    assert decode_view(first.view) == await read_view(store, NOW, model_name=MODEL_NAME)
+    assert len(minute_reads(store)) >= 4  # the whole day, in ranges of at most six hours
+
+    # A minute later: one new prediction now and one late one in an hour eight hours ago.
+    clock[0] = NOW + timedelta(minutes=1)
+    late = predicted(NOW - timedelta(hours=8, minutes=30))
+    await counted(store, predicted(clock[0]), late)
+    store.rollup_reads.clear()
+
+    second = await builder.build_and_store()
+    reread = {first[:13] for first, _ in minute_reads(store)}
+
+    live = await read_view(store, clock[0], model_name=MODEL_NAME)
+    assert decode_view(second.view) == live
+    assert kpis(total(live.minutes)).predictions == 22
+    assert reread == {"2026-11-30T05", late.occurred_at.strftime("%Y-%m-%dT%H")}
+
+
+async def test_a_view_built_before_the_stored_one_does_not_replace_it() -> None:
+    store = InMemoryMonitoringStore()
+    newer = ViewItem(view=b"new", built_at=NOW, built_by="m-2")
+    older = ViewItem(view=b"old", built_at=NOW - timedelta(seconds=5), built_by="m-1")
+
+    assert await store.put_view(newer)
+    assert not await store.put_view(older)
+    assert store.stored_view == newer
+
+
+async def stored(view: RollupView) -> ViewItem:
+    return ViewItem(view=encode_view(view), built_at=view.built_at, built_by="monitoring-1")
+
+
+async def test_the_page_shows_a_fresh_view_instead_of_reading_the_rollups() -> None:
+    reader, sample = sample_reader(NOW)
+    built_at = NOW - timedelta(seconds=20)
+    view = await read_view(reader, built_at, model_name=MODEL_NAME)
+    reader.stored_view = await stored(view)
+    # Traffic counted after the view was built: the page (from the view) does not show it yet.
+    reader.add(prediction_increments(predicted(NOW - timedelta(seconds=10))))
+    reader.reads = 0
+
+    data = await load_page_data(reader, NOW, model_name=MODEL_NAME)
+
+    assert data.view_built_at == built_at
+    assert data.view_built_by == "monitoring-1"
+    assert data.window.now == built_at
+    assert kpis(total(data.hours)).predictions == sample.predictions_24h
+    assert data.version_days == view.version_days
+    assert data.baseline == view.baseline
+    assert reader.reads == 7  # the view and six small records
+    assert data.feedback == view.feedback != []
+    assert data.reviews == view.reviews != []
+
+
+@pytest.mark.parametrize("age", [timedelta(minutes=5), None], ids=["stale", "missing"])
+async def test_a_stale_or_missing_view_is_replaced_by_a_live_read(age: timedelta | None) -> None:
+    reader, sample = sample_reader(NOW)
+    if age is not None:
+        reader.stored_view = await stored(await read_view(reader, NOW - age, model_name=MODEL_NAME))
+    reader.add(prediction_increments(predicted(NOW - timedelta(seconds=10))))
+
+    data = await load_page_data(reader, NOW, model_name=MODEL_NAME)
+
+    assert data.view_built_at is None
+    assert data.window.now == NOW
+    assert kpis(total(data.hours)).predictions == sample.predictions_24h + 1
+
+
+async def test_an_unreadable_view_or_one_of_another_window_is_replaced_by_a_live_read() -> None:
+    reader, _ = sample_reader(NOW)
+    reader.stored_view = ViewItem(view=b"garbage", built_at=NOW, built_by="m-1")
+
+    garbled = await load_page_data(reader, NOW, model_name=MODEL_NAME)
+
+    reader.stored_view = await stored(await read_view(reader, NOW, model_name=MODEL_NAME, hours=6))
+    other = await load_page_data(reader, NOW, model_name=MODEL_NAME)
+
+    assert garbled.view_built_at is None
+    assert other.view_built_at is None
+    assert garbled.minutes == other.minutes != []
