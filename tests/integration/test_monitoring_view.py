@@ -74,7 +74,10 @@ async def test_the_monitoring_process_stores_a_view_the_reader_decodes_as_a_live
         if item is None:
             return None
         view = decode_view(item.view)
-        return (item, view) if kpis(total(view.minutes)).predictions == 6 else None
+        # The hours and days are read before the minutes: a build racing the last commit may
+        # count the six in its minutes only; the next build counts them everywhere.
+        counts = {kpis(total(part)).predictions for part in (view.minutes, view.hours, view.days)}
+        return (item, view) if counts == {6} else None
 
     found = await eventually(counted_view, "a view counting six", 60, describe=monitoring.log)
     assert found is not None
@@ -82,7 +85,7 @@ async def test_the_monitoring_process_stores_a_view_the_reader_decodes_as_a_live
     assert item.built_by
     live = await read_view(reader, view.built_at, model_name=MODEL_NAME)
     assert view == live
-    assert kpis(total(view.hours)).predictions == 6
+    assert view.version_days == {}  # no model published: nothing to compare
     assert "view_built" in monitoring.log()
 
     data = await load_page_data(reader, datetime.now(UTC), model_name=MODEL_NAME)
