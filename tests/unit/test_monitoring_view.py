@@ -6,6 +6,8 @@ reader with a stored view (fresh, stale, missing or unreadable).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import zlib
 from datetime import UTC, datetime, timedelta
 
@@ -14,7 +16,8 @@ import pytest
 from contracts import PredictionMade
 from services.dashboard.data import load_page_data
 from services.dashboard.summaries import kpis, total
-from services.monitoring.view_builder import ViewBuilder
+from services.monitoring.view_builder import ViewBuilder, refresh_view
+from shared.errors import RetryableError
 from shared.monitoring.records import CurrentModel, ViewItem
 from shared.monitoring.rollups import prediction_increments
 from shared.monitoring.view import RollupView, read_view
@@ -161,3 +164,38 @@ async def test_an_unreadable_view_or_one_of_another_window_is_replaced_by_a_live
     assert garbled.view_built_at is None
     assert other.view_built_at is None
     assert garbled.minutes == other.minutes != []
+
+
+class FlakyReader(InMemoryMonitoringStore):
+    """The monitoring's store whose first ``failures`` reads of the current model fail."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    async def current_model(self) -> CurrentModel | None:
+        if self.failures:
+            self.failures -= 1
+            raise RetryableError("throttled")
+        return await super().current_model()
+
+
+async def test_a_failed_build_is_logged_and_the_next_one_still_stores_the_view() -> None:
+    store = FlakyReader(failures=1)
+    await counted(store, predicted(NOW - timedelta(minutes=5)))
+    builder = ViewBuilder(store, store, model_name=MODEL_NAME, instance="m-1", clock=lambda: NOW)
+
+    refreshing = asyncio.create_task(refresh_view(builder, every=0.01))
+    try:
+        for _ in range(200):
+            if store.stored_view is not None:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        refreshing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await refreshing
+
+    assert store.failures == 0
+    assert store.stored_view is not None
+    assert kpis(total(decode_view(store.stored_view.view).minutes)).predictions == 1
