@@ -26,6 +26,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench.results import Figure, write
 from contracts import Envelope, encode
 from services.api.outbox import Outbox
 from shared.errors import RetryableError
@@ -47,7 +48,7 @@ def percentile(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def report(name: str, latencies: list[float], wall: float, extra: str = "") -> None:
+def report(name: str, latencies: list[float], wall: float, extra: str = "") -> list[Figure]:
     ordered = sorted(latencies)
     us = [1e6 * percentile(ordered, q) for q in (0.5, 0.99, 0.999)]
     print(
@@ -56,9 +57,13 @@ def report(name: str, latencies: list[float], wall: float, extra: str = "") -> N
         f"p50 {us[0]:6.1f} µs  p99 {us[1]:6.1f} µs  p99.9 {us[2]:7.1f} µs  "
         f"max {1e6 * ordered[-1]:8.1f} µs  over 1 ms {sum(t > 1e-3 for t in ordered)}{extra}"
     )
+    return [
+        Figure(f"put p50, {name}", us[0], "µs", note=f"{len(ordered)} single-event puts"),
+        Figure(f"put p99, {name}", us[1], "µs", note=f"{len(ordered)} single-event puts"),
+    ]
 
 
-async def phase(path: Path, publisher: AcceptingBus | DownBus, count: int) -> None:
+async def phase(path: Path, publisher: AcceptingBus | DownBus, count: int) -> list[Figure]:
     events = [factories.prediction_made() for _ in range(count)]
     latencies: list[float] = []
     async with Outbox(path, publisher, capacity=count) as outbox:
@@ -72,7 +77,7 @@ async def phase(path: Path, publisher: AcceptingBus | DownBus, count: int) -> No
         depth = outbox.depth
         await outbox.close(drain_timeout=0)
     name = "bus up" if isinstance(publisher, AcceptingBus) else "bus down"
-    report(name, latencies, wall, f" | depth at end {depth}")
+    return report(name, latencies, wall, f" | depth at end {depth}")
 
 
 async def thread_hop(count: int) -> None:
@@ -88,19 +93,21 @@ async def thread_hop(count: int) -> None:
     )
 
 
-async def main(count: int, folder: str | None) -> None:
+async def main(count: int, folder: str | None) -> list[Figure]:
     with tempfile.TemporaryDirectory(dir=folder, prefix="bench-outbox-") as scratch:
         size = len(encode(factories.prediction_made()).encode())
         print(f"outbox files in {scratch}; one PredictionMade per put, {size} bytes of JSON")
-        await phase(Path(scratch) / "up.db", AcceptingBus(), count)
-        await phase(Path(scratch) / "down.db", DownBus(), count)
+        figures = await phase(Path(scratch) / "up.db", AcceptingBus(), count)
+        figures += await phase(Path(scratch) / "down.db", DownBus(), count)
     await thread_hop(min(count, 5000))
+    return figures
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--dir", default=None, help="where the outbox files go")
+    parser.add_argument("--json", type=Path, help="also write the headline figures here")
     args = parser.parse_args()
     configure_logging("ERROR")  # the outage phase warns on every retry, as it should
-    asyncio.run(main(args.events, args.dir))
+    write(args.json, "outbox", asyncio.run(main(args.events, args.dir)))
