@@ -11,9 +11,11 @@ compared version's day items; the current model's baseline and hour items; and t
 long lists, the newest feedback rows and the pending reviews (index Queries returning ~100 items
 each: on the stand-in they cost more than everything else the page reads at once).
 
-Given the ``previous`` view, the minutes of a whole hour are taken from it unless that hour's
-``predictions`` or ``feedback`` total moved since (late events land in old buckets): every
-minute counter grows with one of the two, so an hour whose totals held has the same minutes.
+Given the ``previous`` view, a build reads less: every counter grows with ``predictions`` or
+with ``feedback``, so an item whose two totals held since has the same counters. The hour and day
+items (all versions and per compared version) are read as those two totals first, then whole only
+where they moved or from the bucket the previous build was in (late events land in old buckets);
+the minutes of an hour are taken from the previous view unless that hour's totals moved.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ MINUTE_COUNTERS: tuple[str, ...] = (
 # at a million predictions a month: ranges of at most six hours go at once instead of pages
 # one after another.
 _MAX_MINUTE_RANGE_HOURS = 6
+_TOTALS = ("predictions", "feedback")
 
 
 class RollupReader(Protocol):
@@ -186,6 +189,10 @@ async def _baseline(
     return None
 
 
+def _prior(previous: RollupView | None, name: str) -> list[Rollup] | None:
+    return None if previous is None else list(getattr(previous, name))
+
+
 def _hour_of(minute: str) -> str:
     return minute[: len("2026-11-30T05")]
 
@@ -219,6 +226,49 @@ def _stale_hours(window: Window, hours: list[Rollup], previous: RollupView | Non
         or bucket < old_start.strftime(pattern)
         or old.get(bucket) != new.get(bucket)
     ]
+
+
+def _runs(buckets: list[str], stale: set[str]) -> list[tuple[str, str]]:
+    """(first, last) of each run of ``stale`` buckets adjacent in ``buckets``'s order."""
+    runs: list[tuple[str, str]] = []
+    open_run: str | None = None
+    for i, bucket in enumerate(buckets):
+        if bucket in stale and open_run is None:
+            open_run = bucket
+        if open_run is not None and (i + 1 == len(buckets) or buckets[i + 1] not in stale):
+            runs.append((open_run, bucket))
+            open_run = None
+    return runs
+
+
+async def _whole(
+    reader: RollupReader,
+    granularity: str,
+    version: str,
+    span: tuple[str, str],
+    previous: list[Rollup] | None,
+    since: str,
+) -> list[Rollup]:
+    """Whole items of ``span``; given the previous build's, only those that moved (or are at or
+    after ``since``, the bucket that build was in) are read whole again."""
+    first, last = span
+    if previous is None:
+        return await reader.rollups(granularity, version, first, last)
+    totals = await reader.rollups(granularity, version, first, last, _TOTALS)
+    old = dict(previous)
+    stale = {
+        bucket
+        for bucket, counters in totals
+        if bucket >= since or bucket not in old or _totals(counters) != _totals(old[bucket])
+    }
+    buckets = [bucket for bucket, _ in totals]
+    parts = await asyncio.gather(
+        *(reader.rollups(granularity, version, a, b) for a, b in _runs(buckets, stale))
+    )
+    found = {bucket: old[bucket] for bucket in buckets if bucket not in stale}
+    # An item created between the two reads comes whole: keep it too.
+    found.update((bucket, counters) for part in parts for bucket, counters in part)
+    return sorted(found.items())
 
 
 def _minute_ranges(window: Window, stale: list[str]) -> list[tuple[str, str]]:
@@ -277,9 +327,18 @@ async def _read(
         or previous.built_at > window.now
     ):
         previous = None
+    hour_since = day_since = ""
+    if previous is not None:
+        hour_since = previous.built_at.astimezone(UTC).strftime(GRANULARITIES["hour"])
+        day_since = previous.built_at.astimezone(UTC).strftime(GRANULARITIES["day"])
+    hour_span, day_span = (hour_first, hour_last), (day_first, day_last)
     async with asyncio.TaskGroup() as group:
-        hour_task = group.create_task(reader.rollups("hour", ALL_VERSIONS, hour_first, hour_last))
-        day_task = group.create_task(reader.rollups("day", ALL_VERSIONS, day_first, day_last))
+        hour_task = group.create_task(
+            _whole(reader, "hour", ALL_VERSIONS, hour_span, _prior(previous, "hours"), hour_since)
+        )
+        day_task = group.create_task(
+            _whole(reader, "day", ALL_VERSIONS, day_span, _prior(previous, "days"), day_since)
+        )
         current_task = group.create_task(reader.current_model())
         history_task = group.create_task(reader.model_history(model_name, 20))
         feedback = group.create_task(
@@ -304,7 +363,16 @@ async def _read(
             for first, last in _minute_ranges(window, stale)
         ]
         per_version = [
-            group.create_task(reader.rollups("day", version, day_first, day_last))
+            group.create_task(
+                _whole(
+                    reader,
+                    "day",
+                    version,
+                    day_span,
+                    None if previous is None else previous.version_days.get(version),
+                    day_since,
+                )
+            )
             for version in compared
         ]
         if current is not None:

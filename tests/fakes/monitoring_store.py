@@ -59,6 +59,8 @@ class InMemoryMonitoringStore:
         self.fail_next = 0
         self.rollup_reads: list[tuple[str, str, str]] = []
         """(pk, first, last) of every rollups read, in order."""
+        self.whole_reads: list[tuple[str, str, str]] = []
+        """The same of the reads of every counter (no projection)."""
 
     async def commit(
         self, event_ids: Sequence[UUID], increments: Mapping[BucketKey, Counters]
@@ -93,6 +95,8 @@ class InMemoryMonitoringStore:
         pk = f"{granularity}#{model_version}"
         keep = None if attributes is None else set(attributes)
         self.rollup_reads.append((pk, first, last))
+        if attributes is None:
+            self.whole_reads.append((pk, first, last))
         return sorted(
             (key.sk, {n: v for n, v in counters.items() if keep is None or n in keep})
             for key, counters in self.buckets.items()

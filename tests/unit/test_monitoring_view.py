@@ -92,14 +92,26 @@ async def test_the_builder_stores_what_a_live_read_sees_and_rereads_only_minutes
     late = predicted(NOW - timedelta(hours=8, minutes=30))
     await counted(store, predicted(clock[0]), late)
     store.rollup_reads.clear()
+    store.whole_reads.clear()
 
     second = await builder.build_and_store()
     reread = {first[:13] for first, _ in minute_reads(store)}
+    whole = {(pk, first, last) for pk, first, last in store.whole_reads if pk != "minute#*"}
 
     live = await read_view(store, clock[0], model_name=MODEL_NAME)
     assert decode_view(second.view) == live
     assert kpis(total(live.minutes)).predictions == 22
     assert reread == {"2026-11-30T05", late.occurred_at.strftime("%Y-%m-%dT%H")}
+    # Whole items read again: the hour and day the last build was in, and the late event's.
+    late_hour = late.occurred_at.strftime("%Y-%m-%dT%H")
+    assert whole == {
+        ("hour#*", late_hour, late_hour),
+        ("hour#*", "2026-11-30T05", "2026-11-30T05"),
+        ("day#*", "2026-11-29", "2026-11-30"),
+        (f"day#{VERSION}", "2026-11-29", "2026-11-30"),
+        # The current model's hours (drift) are read whole every time.
+        (f"hour#{VERSION}", "2026-11-29T05", "2026-11-30T05"),
+    }
 
 
 async def test_a_view_built_before_the_stored_one_does_not_replace_it() -> None:
