@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.loadgen import Run, closed_loop, open_loop, requests_for
+from bench.results import Figure, write
 from bench.workload import DEFAULT_DATA, FittedModel, comments, read_data, realistic_model, variant
 from services.api.settings import ApiSettings
 from shared.artifacts import ArtifactStore
@@ -94,6 +95,7 @@ class Options:
     phases: tuple[str, ...] = PHASES
     logs: Path | None = None
     profile: Path | None = None  # run each replica under cProfile, its stats written here
+    json: Path | None = None  # the headline figures, for bench.report
 
 
 @dataclass(frozen=True)
@@ -517,6 +519,7 @@ def _options(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--cache-dir", type=Path, help="where the fitted model is kept")
     parser.add_argument("--logs", type=Path, help="keep the processes' logs here")
     parser.add_argument("--profile", type=Path, help="profile each replica; cProfile stats here")
+    parser.add_argument("--json", type=Path, help="also write the headline figures here")
     args = parser.parse_args(argv)
     given = {
         "seconds": args.seconds,
@@ -531,9 +534,65 @@ def _options(argv: Sequence[str] | None) -> Options:
         "cache_dir": args.cache_dir,
         "logs": args.logs,
         "profile": args.profile,
+        "json": args.json,
     }
     base = QUICK if args.quick else Options()
     return dataclasses.replace(base, **{k: v for k, v in given.items() if v is not None})
+
+
+def _nan_to_none(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def figures(report: Report, options: Options) -> list[Figure]:
+    """The headline figures: the targets on set-up 1, the same measures on set-up 2 as measured."""
+    found = [
+        Figure(
+            f"in-process predict_proba, batches of {options.batch}",
+            report.in_process,
+            "comments/s",
+            note=report.model,
+        )
+    ]
+    found += [
+        Figure(f"{c.what} ({c.setup})", _nan_to_none(c.value), c.unit, c.target, c.passed)
+        for c in report.checks
+    ]
+    for setup in report.phases:
+        batch = report.phase(setup, f"batch of {options.batch}")
+        if batch is not None:
+            found.append(
+                Figure(
+                    f"replica CPU per batched comment ({setup})",
+                    _nan_to_none(batch_cpu_us(batch)),
+                    "µs",
+                    note=f"the model alone in process: {1e6 / report.in_process:.1f} µs",
+                )
+            )
+        if setup == ALONE:
+            continue
+        at_rate = report.phase(setup, f"single @ {TARGET_RATE:g}/s")
+        if at_rate is not None:
+            for q in (0.5, 0.99):
+                value = at_rate.run.percentile_ms(q)
+                name = f"single p{q * 100:g} @ {TARGET_RATE:g}/s ({setup})"
+                found.append(Figure(name, _nan_to_none(value), "ms"))
+        saturated = report.phase(setup, "single saturated")
+        if saturated is not None:
+            found.append(Figure(f"single saturated ({setup})", saturated.run.per_second, "req/s"))
+        if batch is not None:
+            share = batch.comments_per_second / report.in_process * 100
+            found.append(Figure(f"batch / in-process ({setup})", share, "%"))
+        if setup in report.swaps:
+            found.append(
+                Figure(
+                    f"model swap ({setup})",
+                    _nan_to_none(report.swaps[setup]),
+                    "s",
+                    note=f"{report.swap_failed[setup]} failed requests during the swap run",
+                )
+            )
+    return found
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -551,6 +610,7 @@ def main(argv: Sequence[str] | None = None) -> Report:
         report = runner.run(run(options))
     print()
     print(render(report, options))
+    write(options.json, "api_load", figures(report, options))
     return report
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.results import load
+
 pytestmark = pytest.mark.integration
 
 ROW = re.compile(
@@ -32,6 +34,8 @@ def test_the_quick_api_load_benchmark_measures_every_phase_of_both_setups(tmp_pa
             "--tiny-model",
             "--logs",
             str(tmp_path),
+            "--json",
+            str(tmp_path / "figures.json"),
         ],
         capture_output=True,
         text=True,
@@ -59,3 +63,9 @@ def test_the_quick_api_load_benchmark_measures_every_phase_of_both_setups(tmp_pa
         )
         assert swap is not None, "the new model never answered"
     assert re.search(r"in-process predict_proba, batches of 1000: [\d,]+ comments/s", report)
+    bench, figures = load(tmp_path / "figures.json")
+    judged = {f.name: f for f in figures if f.target is not None}
+    assert bench == "api_load"
+    assert {"batch / in-process (API alone)", "model swap (API alone)"} <= set(judged)
+    assert judged["model swap (API alone)"].target == "<= 2 s"
+    assert any(f.name == "single saturated (whole mesh)" and f.value for f in figures)
