@@ -4,13 +4,12 @@ The stand-in, a champion (published as the training does: pointer in S3 and ``Mo
 the bus), `toxic serve api`, `logger`, `monitoring` and `dashboard` run as they do for a person.
 N comments are scored through the API; once the monitoring's rollups count N, Playwright drives
 Debian's Chromium to the dashboard and checks the count, the model version and the charts. The
-screenshot is kept in the test's tmp dir and copied to docs/screenshots/dashboard.png.
+screenshot is kept in the test's tmp dir (and in $TOXIC_SCREENSHOTS_DIR/dashboard.png when set).
 """
 
 from __future__ import annotations
 
 import asyncio
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from shared.infra import InfraSpec, ensure
 from shared.monitoring.reader import DynamoMonitoringReader
 from shared.settings import AwsSettings
 from shared.worker import open_publisher
+from tests.browser.screenshots import keep
 from tests.harness.api import Start, api_env, logger_env, run_replica, start_logger
 from tests.harness.champion import publish_champion
 from tests.harness.ports import free_port
@@ -34,7 +34,6 @@ from tests.harness.waiting import eventually
 pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOT = Path(__file__).parents[2] / "docs" / "screenshots" / "dashboard.png"
 MODEL_NAME = "toxicity"
 SENT = 12
 COMMENTS = ("what a thoughtful reply", "you are a stupid fool", "thanks, fixed the typo")
@@ -130,5 +129,4 @@ def test_the_dashboard_shows_the_predictions_sent_the_model_version_and_charts(
             browser.close()
 
     assert shot.stat().st_size > 10_000
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(shot, SCREENSHOT)
+    keep(shot, "dashboard.png")

@@ -2,14 +2,14 @@
 
 The stand-in, a champion, `toxic serve api` and `toxic serve frontend` run as they do for a
 person; Playwright drives Debian's Chromium (Playwright's own browser download does not work
-here). The screenshot is kept in the test's tmp dir and copied to docs/screenshots/frontend.png.
+here). The screenshot is kept in the test's tmp dir (and in $TOXIC_SCREENSHOTS_DIR/frontend.png
+when set).
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ from shared.artifacts import ArtifactStore
 from shared.aws import open_clients
 from shared.infra import InfraSpec, ensure
 from shared.settings import AwsSettings
+from tests.browser.screenshots import keep
 from tests.harness.api import Start, api_env, run_replica
 from tests.harness.champion import publish_champion
 from tests.harness.ports import free_port
@@ -29,7 +30,6 @@ from tests.harness.processes import http_ready, toxic_command
 pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOT = Path(__file__).parents[2] / "docs" / "screenshots" / "frontend.png"
 COMMENT = "You are a stupid fool and everyone knows it"
 
 
@@ -88,5 +88,4 @@ def test_the_frontend_scores_a_typed_comment_and_shows_bars_per_label(
             browser.close()
 
     assert shot.stat().st_size > 10_000
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(shot, SCREENSHOT)
+    keep(shot, "frontend.png")
