@@ -18,6 +18,7 @@ from shared.aws import AwsClients
 from shared.infra import InfraSpec, create_replica_queue
 from shared.items import PredictionItem
 from shared.monitoring.reader import DynamoMonitoringReader
+from shared.monitoring.records import PipelineHealth
 from shared.settings import AwsSettings
 from shared.worker import open_publisher
 from tests import factories
@@ -126,8 +127,12 @@ async def test_competing_monitors_ask_for_one_retrain_and_keep_the_alert_and_hea
     [record] = [r for r in await reader.firings(10) if r.retrain_request_id is not None]
     assert record.rule == "feedback_accuracy"
 
-    health = await reader.pipeline_health()
-    assert health is not None
+    async def measured_with_lag() -> PipelineHealth | None:
+        # Each monitor writes the reading it took; one that handled no prediction has no lag.
+        health = await reader.pipeline_health()
+        return health if health is not None and health.consumer_lag_seconds is not None else None
+
+    health = await eventually(measured_with_lag, "a health reading with a consumer lag", 30)
     names = {q.name for q in health.queues}
     replica_queue = deployment.replica_queue("replica-a").name
     assert names == {q.name for q in deployment.static_queues} | {replica_queue}
