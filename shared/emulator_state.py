@@ -90,6 +90,26 @@ class Dump:
     bodies: dict[tuple[str, str, str], bytes] = field(default_factory=dict)
 
 
+def _base64_text(value: object) -> str:
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(f"cannot snapshot a value of type {type(value).__name__}")
+
+
+def _binary_back(value: dict[str, Any]) -> dict[str, Any]:
+    """An attribute value as moto holds it: binary values as bytes again, also nested."""
+    (kind, inner), *_ = value.items()
+    if kind == "B" and isinstance(inner, str):
+        return {"B": base64.b64decode(inner)}
+    if kind == "BS":
+        return {"BS": [base64.b64decode(v) if isinstance(v, str) else v for v in inner]}
+    if kind == "M":
+        return {"M": {k: _binary_back(v) for k, v in inner.items()}}
+    if kind == "L":
+        return {"L": [_binary_back(v) for v in inner]}
+    return value
+
+
 def dump(known_blobs: dict[tuple[str, str, str, str], str]) -> Dump:
     """Everything in moto's DynamoDB, S3 and SQS backends; call it holding the state lock.
 
@@ -100,9 +120,15 @@ def dump(known_blobs: dict[tuple[str, str, str, str], str]) -> Dump:
     for account, region, backend in _backends("dynamodb"):
         for name, table in backend.tables.items():
             items = [item.to_json()["Attributes"] for item in table.all_items()]
-            # Serialised now: the dicts share lists with moto's live items.
+            # Serialised now: the dicts share lists with moto's live items. Binary values are
+            # bytes in moto; they are kept as the base64 text DynamoDB's JSON carries.
             result.tables.append(
-                {"account": account, "region": region, "table": name, "items": json.dumps(items)}
+                {
+                    "account": account,
+                    "region": region,
+                    "table": name,
+                    "items": json.dumps(items, default=_base64_text),
+                }
             )
     for account, region, backend in _backends("s3"):
         for name, bucket in backend.buckets.items():
@@ -192,7 +218,7 @@ def load(snapshot: dict[str, Any], blobs: Path) -> Restored:
         for item in table.all_items():
             table_backend.delete_item(table.name, _key_of(table, item))
         for item in items:
-            table_backend.put_item(table.name, item)
+            table_backend.put_item(table.name, {k: _binary_back(v) for k, v in item.items()})
         restored.items += len(items)
     s3: Any = get_backend("s3")
     for entry in snapshot.get("s3", []):

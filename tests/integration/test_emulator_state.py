@@ -72,6 +72,16 @@ async def test_a_restarted_stand_in_gets_back_items_objects_and_messages(stand_i
             TableName=spec.table("predictions").name,
             Item={"prediction_id": {"S": "p1"}, "scores": {"M": {"toxic": {"N": "0.25"}}}},
         )
+        # Binary values, as the monitoring's compressed dashboard view is stored.
+        await clients.dynamodb.put_item(
+            TableName=spec.table("rollups").name,
+            Item={
+                "pk": {"S": "view#default"},
+                "sk": {"S": "current"},
+                "view": {"B": b"\x00\xffzlib"},
+                "nested": {"M": {"parts": {"L": [{"B": b"\x01"}]}}},
+            },
+        )
         await clients.s3.put_object(
             Bucket=spec.bucket.name,
             Key="models/champion.json",
@@ -99,6 +109,12 @@ async def test_a_restarted_stand_in_gets_back_items_objects_and_messages(stand_i
             TableName=spec.table("predictions").name, Key={"prediction_id": {"S": "p1"}}
         )
         assert item["Item"]["scores"] == {"M": {"toxic": {"N": "0.25"}}}
+        view = await clients.dynamodb.get_item(
+            TableName=spec.table("rollups").name,
+            Key={"pk": {"S": "view#default"}, "sk": {"S": "current"}},
+        )
+        assert view["Item"]["view"] == {"B": b"\x00\xffzlib"}
+        assert view["Item"]["nested"] == {"M": {"parts": {"L": [{"B": b"\x01"}]}}}
         got = await clients.s3.get_object(Bucket=spec.bucket.name, Key="models/champion.json")
         assert await got["Body"].read() == b'{"v": 1}'
         assert got["ContentType"] == "application/json"
