@@ -26,8 +26,10 @@ lint:
 types:
 	$(UV) run mypy
 
+# Two workers: most tests wait on real processes starting and answering; each worker runs its
+# own stand-in and MLflow, and keeps a test file's tests together.
 pytest:
-	$(UV) run pytest
+	$(UV) run pytest -n 2 --dist loadfile
 
 format: setup
 	$(UV) run ruff check --fix .

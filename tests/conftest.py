@@ -40,9 +40,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    tier = _tier_of.get(report.nodeid)
+    # Under xdist the controller collects nothing itself: a worker's report names the markers.
+    tier = _tier_of.get(report.nodeid) or next((t for t in TIERS if t in report.keywords), None)
     if tier is None:
         return
+    _tier_of[report.nodeid] = tier
     if report.when == "call" or (report.when == "setup" and not report.passed):
         outcome: str = "failed" if report.failed else report.outcome
         if hasattr(report, "wasxfail"):
