@@ -10,9 +10,10 @@ current model's baseline, builds a :class:`MonitoringSnapshot`, evaluates the ru
   ``RetrainRequested``. Competing monitoring consumers thus ask at most once per cooldown. When
   the publish fails the claim is given back, so the next evaluation tries again.
 
-Windows: accuracy, toxic rate and prediction volume over the last 24 hours (all versions), drift
-over the current model's last 24 hours against its baseline, feedback volume over the current
-model's day items since it was published.
+Windows: toxic rate and prediction volume over the last 24 hours (all versions); feedback
+accuracy and drift over the current model's last 24 hours (all versions until a ModelPublished
+has named one), drift against its baseline; feedback volume over the current model's day items
+since it was published.
 """
 
 from __future__ import annotations
@@ -81,9 +82,12 @@ class Evaluator:
         current = await self._reader.current_model()
         max_psi = None
         feedback_since_model = 0
+        # Accuracy judges the model serving now: feedback on a replaced model says nothing of it.
+        judged = window
         if current is not None:
             baseline = await self._reader.baseline(current.model_version)
             live = total(await self._reader.rollups("hour", current.model_version, first, last))
+            judged = live
             if baseline is not None:
                 try:
                     report = live_drift(
@@ -101,8 +105,8 @@ class Evaluator:
         return MonitoringSnapshot(
             now=now,
             predictions_last_24h=int(window.get("predictions", 0)),
-            feedback_accuracy=feedback_accuracy(window),
-            feedback_count=judged_feedback(window),
+            feedback_accuracy=feedback_accuracy(judged),
+            feedback_count=judged_feedback(judged),
             toxic_rate=toxic_rate(window),
             toxic_rate_predictions=int(window.get("predictions", 0)),
             max_drift_psi=max_psi,

@@ -221,3 +221,15 @@ async def test_feedback_on_the_current_model_counts_towards_the_volume_rule() ->
 
     assert result.snapshot.feedback_since_model == 3
     assert [r.reason for r in retrains(broker)] == [RetrainReason.FEEDBACK_VOLUME]
+
+
+async def test_feedback_on_a_replaced_model_no_longer_judges_the_new_one() -> None:
+    store, broker, clock = InMemoryMonitoringStore(), InMemoryBroker(), Clock(AT)
+    await wrongly_flagged(store, 8)  # every one judged wrong, on version 7
+    await deliver(store, factories.model_published(model_version="8", occurred_at=AT))
+
+    result = await evaluator(store, broker, clock).run_once()
+
+    assert result.snapshot.feedback_accuracy is None
+    assert "feedback_accuracy" not in [f.rule for f in result.firings]
+    assert retrains(broker) == []
