@@ -69,6 +69,7 @@ class StoredItem(BaseModel):
     TABLE: ClassVar[str]
     """The table's name without the deployment prefix, as in ``InfraSpec.table``."""
     HASH_KEY: ClassVar[str]
+    RANGE_KEY: ClassVar[str | None] = None
 
     def to_item(self) -> dict[str, AttributeValueTypeDef]:
         return to_attribute_map(self.model_dump(mode="json", exclude_none=True))
@@ -78,8 +79,10 @@ class StoredItem(BaseModel):
         return cls.model_validate(from_attribute_map(item))
 
     def key(self) -> dict[str, AttributeValueTypeDef]:
-        """The primary key of this item, for get/update/delete."""
-        return {self.HASH_KEY: self.to_item()[self.HASH_KEY]}
+        """The primary key of this item (hash, and range when the table has one)."""
+        item = self.to_item()
+        names = (self.HASH_KEY,) if self.RANGE_KEY is None else (self.HASH_KEY, self.RANGE_KEY)
+        return {name: item[name] for name in names}
 
 
 class _Dated(StoredItem):
@@ -275,9 +278,6 @@ class ModelItem(StoredItem):
     def sk(self) -> str:
         """Publication time, then version: a partition lists a model's history in order."""
         return f"{iso_utc(self.published_at)}#{self.model_version}"
-
-    def key(self) -> dict[str, AttributeValueTypeDef]:
-        return {"pk": {"S": self.pk}, "sk": {"S": self.sk}}
 
     @property
     def baseline(self) -> DriftBaseline:

@@ -50,11 +50,7 @@ class _Keyed(StoredItem):
     """An item of a table keyed ``pk`` + ``sk`` (each subclass computes both)."""
 
     HASH_KEY: ClassVar[str] = "pk"
-    RANGE_KEY: ClassVar[str] = "sk"
-
-    def key(self) -> dict[str, AttributeValueTypeDef]:
-        item = self.to_item()
-        return {"pk": item["pk"], "sk": item["sk"]}
+    RANGE_KEY: ClassVar[str | None] = "sk"
 
 
 class BaselineItem(_Keyed):
