@@ -25,6 +25,7 @@ from shared.settings import AwsSettings
 from shared.worker import open_publisher
 from tests import factories
 from tests.harness.processes import ServiceProcess, toxic_command
+from tests.harness.tables import rollup
 from tests.harness.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -41,15 +42,6 @@ def store(clients: AwsClients, deployment: InfraSpec) -> DynamoMonitoringStore:
 @pytest.fixture
 def reader(clients: AwsClients, deployment: InfraSpec) -> DynamoMonitoringReader:
     return DynamoMonitoringReader(clients.dynamodb, deployment)
-
-
-async def rollup(clients: AwsClients, spec: InfraSpec, pk: str, sk: str) -> dict[str, Any]:
-    response = await clients.dynamodb.get_item(
-        TableName=spec.table("rollups").name,
-        Key={"pk": {"S": pk}, "sk": {"S": sk}},
-        ConsistentRead=True,
-    )
-    return from_attribute_map(response.get("Item", {}))
 
 
 async def marker(clients: AwsClients, spec: InfraSpec, event_id: object) -> dict[str, Any]:
