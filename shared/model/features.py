@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
-from sklearn.preprocessing import normalize
 
 from shared.model.ngrams import Scan, char_ngrams, word_ngrams
 
@@ -161,10 +160,13 @@ class NgramFeatures:
         values = np.log(counts)
         values += 1
         values *= self.idf_[columns]
+        rows = unique >> _COLUMN_BITS
+        # Unit length per row; a row without entries keeps none (no division by its zero norm).
+        norms = np.sqrt(np.bincount(rows, weights=values * values, minlength=len(texts)))
+        values /= norms[rows].astype(np.float32)
         indptr = np.zeros(len(texts) + 1, dtype=np.int32)
-        np.cumsum(np.bincount(unique >> _COLUMN_BITS, minlength=len(texts)), out=indptr[1:])
-        matrix = sp.csr_matrix((values, columns, indptr), shape=(len(texts), self.n_features))
-        return normalize(matrix, norm="l2", copy=False)
+        np.cumsum(np.bincount(rows, minlength=len(texts)), out=indptr[1:])
+        return sp.csr_matrix((values, columns, indptr), shape=(len(texts), self.n_features))
 
     def occurrences(self, text: str) -> Occurrences:
         """Where each vocabulary n-gram of ``text`` is: spans index the original string."""
