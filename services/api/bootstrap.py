@@ -33,6 +33,7 @@ from services.api.moderation import ModerationPolicy
 from services.api.outbox import Outbox
 from services.api.ratelimit import RateLimiter
 from services.api.repository import DynamoPredictions, DynamoReviews, Examples
+from services.api.scorers import ScoringProcesses
 from services.api.service import CommentService
 from services.api.serving import ModelReloader, ModelSlot, ServingModel
 from services.api.settings import ApiSettings
@@ -95,7 +96,12 @@ async def wire(
         metrics.model_info.labels(model.version).set(1)
         metrics.swap_seconds.set(reloader.stats.last_swap_seconds or 0.0)
 
-    reloader = ModelReloader(store, slot, on_swap=swapped)
+    def scorers(data: bytes, sha256: str, version: str) -> ScoringProcesses:
+        return ScoringProcesses(data, sha256, version, settings.scoring_processes)
+
+    reloader = ModelReloader(
+        store, slot, on_swap=swapped, scorers=scorers if settings.scoring_processes else None
+    )
     outbox = Outbox(default_outbox_path(settings), publisher, capacity=settings.outbox_capacity)
     ring = KeyRing(
         DynamoKeyStore(clients.dynamodb, spec.table("api-keys").name),
@@ -173,6 +179,7 @@ async def wire(
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
         left = await outbox.close(settings.drain_seconds)
+        reloader.close()
         try:
             await remove_replica_queue(clients, replica)
         except Exception as exc:  # gc removes it later by its stale heartbeat

@@ -74,6 +74,11 @@ class ApiMetrics:
         self.events_dead = Gauge(
             "toxic_api_events_dead", "Events the bus refused for good (kept aside).", registry=r
         )
+        self.scoring_processes_ready = Gauge(
+            "toxic_api_scoring_processes_ready",
+            "1 while child processes score batches, 0 while the replica scores them itself.",
+            registry=r,
+        )
         self.rate_limited = Counter(
             "toxic_api_rate_limited_total", "Requests refused by the rate limit.", registry=r
         )

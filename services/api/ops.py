@@ -40,6 +40,8 @@ def readiness(context: ApiContext) -> tuple[bool, dict[str, Any]]:
         "outbox_depth": stats.depth,
         "outbox_capacity": stats.capacity,
         "model_refusals": reload.refusals,
+        # Batches score in child processes once they have loaded (in the replica until then).
+        "scoring_processes_ready": bool(serving and serving.scorer and serving.scorer.ready),
         "last_error": reload.last_error if serving is None else stats.last_error,
     }
 
@@ -62,4 +64,6 @@ async def metrics(context: Ctx) -> Response:
     m.events_published.set(stats.published)
     m.publish_failures.set(stats.publish_failures)
     m.events_dead.set(stats.dead)
+    serving = context.slot.current
+    m.scoring_processes_ready.set(int(bool(serving and serving.scorer and serving.scorer.ready)))
     return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)

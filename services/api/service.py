@@ -3,7 +3,8 @@
 Both API surfaces (native and Perspective) call these functions; each turns its result into
 events and puts them in the outbox before the response leaves, so an answered request always has
 its event on the replica's disk. Scoring a few comments runs on the event loop (it takes well under
-a millisecond); larger batches run in a thread so other requests keep moving.
+a millisecond); larger batches run in a child process (``services.api.scorers``), or in a thread
+while there is none, so other requests keep moving.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ __all__ = [
     "ScoredBatch",
 ]
 
-# Batches larger than this are scored in a worker thread.
+# Batches larger than this are scored off the event loop.
 _INLINE_BATCH = 8
 # Predictions this replica remembers for feedback without asking DynamoDB.
 _RECENT_PREDICTIONS = 100_000
@@ -169,6 +170,10 @@ class CommentService:
         serving = serving or self.slot.require()
         if len(texts) <= _INLINE_BATCH:
             return serving, serving.model.predict_proba(texts)
+        if serving.scorer is not None:
+            answered = await serving.scorer.predict_proba(texts)
+            if answered is not None:
+                return serving, answered
         return serving, await asyncio.to_thread(serving.model.predict_proba, texts)
 
     async def score(

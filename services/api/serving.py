@@ -15,9 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
 
 from shared.artifacts import ChampionPointer, Manifest, PointerRead
 from shared.errors import NotFoundError, RetryableError
@@ -25,7 +28,14 @@ from shared.logs import get_logger
 from shared.model.artifact import ModelFileError, loads
 from shared.model.toxicity import ToxicityModel
 
-__all__ = ["ModelReloader", "ModelSlot", "ModelSource", "ReloadStats", "ServingModel"]
+__all__ = [
+    "BatchScorer",
+    "ModelReloader",
+    "ModelSlot",
+    "ModelSource",
+    "ReloadStats",
+    "ServingModel",
+]
 
 log = get_logger(__name__)
 
@@ -40,6 +50,21 @@ class ModelSource(Protocol):
     async def get_bytes(self, key: str) -> bytes: ...
 
 
+class BatchScorer(Protocol):
+    """Scores batches beside the event loop: ``services.api.scorers.ScoringProcesses``."""
+
+    @property
+    def ready(self) -> bool: ...
+
+    def start(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    async def predict_proba(self, texts: Sequence[str]) -> NDArray[np.float64] | None:
+        """The probabilities, or None when it cannot answer now (the caller scores itself)."""
+        ...
+
+
 @dataclass(frozen=True)
 class ServingModel:
     """A loaded model and what is known about it; never changes once built."""
@@ -47,6 +72,8 @@ class ServingModel:
     model: ToxicityModel
     manifest: Manifest
     loaded_at: float
+    # Scores batches with a copy of ``model`` in child processes; None: the replica does.
+    scorer: BatchScorer | None = None
 
     @property
     def version(self) -> str:
@@ -84,11 +111,14 @@ class ModelReloader:
         slot: ModelSlot,
         *,
         on_swap: Callable[[ServingModel], None] | None = None,
+        scorers: Callable[[bytes, str, str], BatchScorer] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``scorers(data, sha256, version)`` makes an unstarted batch scorer for a model."""
         self._source = source
         self._slot = slot
         self._on_swap = on_swap
+        self._scorers = scorers
         self._clock = clock
         self._etag: str | None = None
         self._lock = asyncio.Lock()
@@ -128,6 +158,8 @@ class ModelReloader:
             if loaded is None:
                 return False
             self._slot.current = loaded
+            if current is not None and current.scorer is not None:
+                current.scorer.close()  # after what it holds: requests pinned it
             self.stats.loads += 1
             self.stats.last_swap_seconds = self._clock() - started
             log.info(
@@ -155,7 +187,18 @@ class ModelReloader:
             self.stats.last_error = str(exc)
             log.error("model_refused", model_version=pointer.model_version, error=str(exc))
             return None
-        return ServingModel(model=model, manifest=manifest, loaded_at=time.time())
+        scorer = None
+        if self._scorers is not None:
+            scorer = self._scorers(data, pointer.sha256, manifest.model_version)
+            # Serving starts now, batches in a thread; children take them once they have loaded.
+            scorer.start()
+        return ServingModel(model=model, manifest=manifest, loaded_at=time.time(), scorer=scorer)
+
+    def close(self) -> None:
+        """Stop the served model's scoring processes (the replica stops)."""
+        current = self._slot.current
+        if current is not None and current.scorer is not None:
+            current.scorer.close()
 
     def _fail(self, event: str, exc: Exception, **context: str) -> None:
         self.stats.failures += 1

@@ -67,6 +67,12 @@ class ApiSettings(AwsSettings):
         default=30.0, gt=0.0, description="How often the champion pointer is checked (by ETag)."
     )
     explain_top: int = Field(default=5, ge=1, le=50, description="N-grams per label explained.")
+    scoring_processes: int = Field(
+        default=1,
+        ge=0,
+        le=64,
+        description="Child processes that score batches beside the event loop (0: a thread).",
+    )
 
     @model_validator(mode="after")
     def _thresholds_in_order(self) -> Self:

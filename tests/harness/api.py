@@ -42,11 +42,14 @@ def api_env(
     name: str = "api-1",
     *,
     sns_endpoint: str | None = None,
+    scoring_processes: int = 0,
     **extra: str,
 ) -> tuple[ReplicaConfig, dict[str, str]]:
     """A replica's settings as environment variables; ``extra`` adds ``TOXIC_*`` overrides.
 
     ``sns_endpoint`` sends its publishing elsewhere (a cuttable proxy), one attempt per call.
+    ``scoring_processes``: none unless asked (the default deployment has one): a child costs a
+    replica seconds of CPU to start, and the suite starts dozens of replicas on two cores.
     """
     replica = ReplicaConfig(name, free_port(), tmp_path / f"{name}.outbox.sqlite3")
     env = {
@@ -56,6 +59,7 @@ def api_env(
         "TOXIC_INSTANCE": name,
         "TOXIC_OUTBOX_PATH": str(replica.outbox),
         "TOXIC_RECONCILE_SECONDS": "30",
+        "TOXIC_SCORING_PROCESSES": str(scoring_processes),
         **{f"TOXIC_{key.upper()}": value for key, value in extra.items()},
     }
     if sns_endpoint is not None:
@@ -64,10 +68,16 @@ def api_env(
 
 
 def start_api(
-    processes: Start, aws: AwsSettings, tmp_path: Path, name: str = "api-1", **extra: str
+    processes: Start,
+    aws: AwsSettings,
+    tmp_path: Path,
+    name: str = "api-1",
+    *,
+    scoring_processes: int = 0,
+    **extra: str,
 ) -> tuple[ReplicaConfig, ServiceProcess]:
     """`toxic serve api` through the ``processes`` fixture, once ``/readyz`` answers 200."""
-    replica, env = api_env(aws, tmp_path, name, **extra)
+    replica, env = api_env(aws, tmp_path, name, scoring_processes=scoring_processes, **extra)
     return replica, run_replica(processes, replica, env)
 
 

@@ -163,6 +163,49 @@ async def test_a_review_item_leaves_the_queue_after_a_moderators_action(
         assert again.status_code == 409
 
 
+def scoring_children(pid: int) -> list[int]:
+    """The multiprocessing children of process ``pid`` (not its resource tracker)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in map(int, (task / "children").read_text().split()):
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(child)
+    return found
+
+
+async def test_batches_score_in_a_child_process_and_in_the_replica_while_it_is_away(
+    store: ArtifactStore, aws_settings: AwsSettings, processes: Start, tmp_path: Path
+) -> None:
+    replica, api = start_api(processes, aws_settings, tmp_path, scoring_processes=1)
+    texts = read_csv(STARTER).texts[:20]  # more than the few scored on the event loop
+
+    async with httpx.AsyncClient(base_url=replica.url, timeout=30) as http:
+
+        async def children_ready() -> bool:
+            return bool((await http.get("/readyz")).json()["scoring_processes_ready"])
+
+        async def batch_scores() -> list[dict[str, float]]:
+            response = await http.post("/v1/predict/batch", json={"texts": texts})
+            assert response.status_code == 200, response.text
+            return [p["scores"] for p in response.json()["predictions"]]
+
+        singles = []  # one comment a request: scored in the replica itself
+        for text in texts:
+            singles.append((await http.post("/v1/predict", json={"text": text})).json()["scores"])
+        await eventually(children_ready, "the scoring process loaded the model", timeout=60)
+        assert "toxic_api_scoring_processes_ready 1.0" in (await http.get("/metrics")).text
+        assert await batch_scores() == singles
+
+        [child] = scoring_children(api.pid)
+        os.kill(child, signal.SIGKILL)
+        assert await batch_scores() == singles  # given back to the replica, not failed
+        assert not await children_ready()
+        await eventually(children_ready, "a new scoring process", timeout=60)
+        assert scoring_children(api.pid) != [child]
+        assert await batch_scores() == singles
+    assert "scoring_processes_failed" in api.log()
+
+
 async def test_model_published_switches_two_replicas_under_load_without_failed_requests(
     store: ArtifactStore,
     deployment: InfraSpec,

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from contracts import LABELS, RowCounts
 from services.api.serving import ModelReloader, ModelSlot
@@ -175,3 +178,59 @@ async def test_the_periodic_check_waits_a_period_first_and_stops_when_told() -> 
     await asyncio.wait_for(running, timeout=1)
     assert slot.current is not None
     assert slot.current.version == "v2"
+
+
+@dataclass
+class FakeScorer:
+    """A batch scorer that records its life: started by the reloader, closed when replaced."""
+
+    version: str
+    started: bool = False
+    closed: bool = False
+
+    @property
+    def ready(self) -> bool:
+        return self.started and not self.closed
+
+    def start(self) -> None:
+        self.started = True
+
+    def close(self) -> None:
+        self.closed = True
+
+    async def predict_proba(self, texts: Sequence[str]) -> NDArray[np.float64] | None:
+        return None
+
+
+async def test_each_loaded_model_gets_its_scorer_and_a_swap_closes_the_one_before() -> None:
+    bucket, slot = Bucket(), ModelSlot()
+    made: list[tuple[str, str, FakeScorer]] = []
+
+    def scorers(data: bytes, sha256: str, version: str) -> FakeScorer:
+        assert sha256_of(data) == sha256  # the verified bytes the replica loaded
+        made.append((version, sha256, FakeScorer(version)))
+        return made[-1][2]
+
+    reloader = ModelReloader(bucket, slot, scorers=scorers)
+    bucket.publish("v1", tiny_model())
+    await reloader.reconcile()
+    assert slot.current is not None
+    first = made[0][2]
+    assert slot.current.scorer is first
+    assert first.ready
+
+    tampered = bucket.publish("v2", tiny_model(c=0.5), point=False)
+    bucket.objects["models/toxicity/v2/model.skops"] = tampered[:-10] + b"0123456789"
+    bucket.point("v2")
+    assert await reloader.reconcile(force=True) is False
+    assert [version for version, *_ in made] == ["v1"]  # a refused model gets none
+    assert first.ready
+
+    bucket.objects["models/toxicity/v2/model.skops"] = tampered
+    assert await reloader.reconcile(force=True) is True
+    second = made[1][2]
+    assert slot.current.scorer is second
+    assert (first.closed, second.ready) == (True, True)
+
+    reloader.close()  # the replica stops
+    assert second.closed
