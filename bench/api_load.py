@@ -19,7 +19,10 @@ time a request was due) and saturated (closed loop); a model swap: while single 
 ``--swap-rate``, a second champion is announced with ``ModelPublished`` through SNS, timed from
 the publish to the first answer that names the new version; then batches of ``--batch`` comments
 (``POST /v1/predict/batch``, closed loop) against the same model's in-process ``predict_proba``
-on the same batch. Prints a table per set-up and PASS/MISS for each target (set-up 1).
+on the same batch, timed at the start and again at the end (the faster counts: this machine's
+speed drifts). The replica scores batches in a child process (``TOXIC_SCORING_PROCESSES=1``, the
+default); its CPU counts with the replica's. Prints a table per set-up and PASS/MISS for each
+target (set-up 1).
 """
 
 from __future__ import annotations
@@ -141,9 +144,29 @@ class Report:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process ``pid`` and its threads."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of process ``pid``, its threads and its living descendants.
+
+    A replica scores batches in child processes (``TOXIC_SCORING_PROCESSES``): their CPU is
+    the replica's.
+    """
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        ticks[int(entry.name)] = int(fields[11]) + int(fields[12])
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, of in parents.items() if of == parent]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(ticks.get(member, 0) for member in tree) / os.sysconf("SC_CLK_TCK")
 
 
 async def _measured(
@@ -165,6 +188,14 @@ def _readiness(url: str) -> dict[str, Any]:
     with urllib.request.urlopen(url + "/readyz", timeout=5) as response:  # noqa: S310
         body: dict[str, Any] = json.load(response)
         return body
+
+
+async def _until_scoring_processes(url: str, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not _readiness(url).get("scoring_processes_ready"):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the replica's scoring processes were not ready in {seconds:g} s")
+        await asyncio.sleep(0.2)
 
 
 @contextlib.contextmanager
@@ -285,6 +316,7 @@ async def run_setup(
         # Room for every event of the run: the outbox must not be what refuses requests.
         outbox_capacity="10000000",
         drain_seconds="0",
+        scoring_processes=1,  # as deployed
     )
     async with open_clients(aws) as clients:
         await ensure(clients, spec)
@@ -347,6 +379,8 @@ async def run_setup(
                 report.swap_failed[setup] = phase.run.failed
                 _progress(setup, phase)
             if "batch" in options.phases:
+                # Batches go to a child process once it has loaded the model it serves now.
+                await _until_scoring_processes(replica.url)
                 await _batch(setup, options, target, phases)
             report.outbox_depth[setup] = int(_readiness(replica.url)["outbox_depth"])
 
@@ -439,7 +473,7 @@ def render(report: Report, options: Options) -> str:
     lines = [
         f"model: {report.model}",
         f"in-process predict_proba, batches of {options.batch}: "
-        f"{report.in_process:,.0f} comments/s",
+        f"{report.in_process:,.0f} comments/s (the faster of the start and the end)",
         f"{options.seconds:g} s per phase after a {options.warmup:g} s warm-up; latency from the"
         " time a request was due (open loop) or sent (saturated, batch); cpu: share of one core",
     ]
@@ -497,6 +531,11 @@ async def run(options: Options) -> Report:
         for setup in options.setups:
             pair = (models[0], models[1])
             await run_setup(setup, options, emulator, pair, texts, (logs, state), report)
+    # Again at the end, when the machine may run faster than at the start: the faster of the
+    # two is what batch throughput is held against.
+    again = in_process_throughput(models[0], batch, min(options.seconds, 5.0))
+    print(f"in-process, again: {again:,.0f} comments/s", flush=True)
+    report.in_process = max(report.in_process, again)
     judge(report, options)
     return report
 
