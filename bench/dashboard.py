@@ -21,7 +21,7 @@ the whole table for every Query).
 Then it builds the dashboard's materialized view once as the monitoring does
 (``services.monitoring.view_builder.ViewBuilder``: read every rollup the default view shows,
 encode, put one item) and prints how long that took and the encoded size, and builds it a second
-time as the next refresh does (only the minutes that moved are read again). Last it calls
+time as the next refresh does (only the items that moved are read again). Last it calls
 ``load_page_data`` for the default view (24 h by minute, 30 days by day) through the DynamoDB
 reader, which reads that item, twice to warm up and ``--loads`` times measured, and prints p50/p95
 per size and PASS/MISS against the target (p95 <= 300 ms at the largest size).
@@ -364,11 +364,11 @@ class Measured:
     size: int
     predictions: int
     items: int
-    minute_items: int
-    view_values: int  # counter values the stored view carries (the build reads them)
+    minute_items: int  # minutes of the view's 24 h with anything counted (rollup items read)
+    view_values: int  # values the stored view's tables hold, zeros included: fixed by the window
     view_bytes: int  # the view's encoded size, one DynamoDB item
     build_ms: float  # the first build and put of the view: everything read
-    refresh_ms: float  # the next build: only the minutes that moved are read again
+    refresh_ms: float  # the next build: only the items that moved are read again
     live_loads: int  # measured loads that read the rollups live (the view was not used)
     loads_ms: tuple[float, ...]
 
@@ -383,9 +383,9 @@ class Measured:
 
 
 def _view_values(data: PageData) -> int:
-    """Counter values of every rollup item the page's view carries."""
-    lists = [data.minutes, data.hours, data.days, data.live_hours, *data.version_days.values()]
-    return sum(len(counters) for items in lists for _, counters in items)
+    """Counter values the page's view carries: every bucket by every counter, zeros included."""
+    tables = [data.minutes, data.hours, data.days, data.live_hours, *data.version_days.values()]
+    return sum(table.values.size for table in tables)
 
 
 async def _timed(builder: ViewBuilder) -> tuple[float, int]:
@@ -420,7 +420,7 @@ async def measure(url: str, size: int, loads: int, days: int) -> Measured:
             began = time.perf_counter()
             data = await load_page_data(reader, datetime.now(UTC), model_name=MODEL_NAME)
             elapsed = (time.perf_counter() - began) * 1000
-            minute_items = len(data.minutes)
+            minute_items = int(data.minutes.counted_rows.sum())
             values = _view_values(data)
             source = "view" if data.view_built_at is not None else "read live"
             if i >= 2:  # two warm-up loads: connections opened, moto's code paths warm

@@ -5,7 +5,9 @@ monitoring's materialized view (``view#default``, built every ``TOXIC_VIEW_SECON
 ``shared.monitoring.view.read_view``): one GetItem instead of ~2,000 rollup items and two index
 Queries. One round of concurrent reads (an ``asyncio.TaskGroup``) fetches it beside the small
 records: the current model, the model history, alerts, firings, retrain claims and pipeline
-health. When no view is stored, it is older than ``view_max_age`` (the monitoring is down or
+health. The rollups come as dense tables (``shared.monitoring.table``): every bucket of the window
+by every counter, so what the page decodes and sums does not grow with the traffic. When no view
+is stored, it is older than ``view_max_age`` (the monitoring is down or
 behind), or it cannot be decoded, the page reads the same things live through ``read_view`` and
 says so (:attr:`PageData.view_built_at` is None).
 """
@@ -34,9 +36,9 @@ from shared.monitoring.rollups import Counters
 from shared.monitoring.view import (
     MINUTE_COUNTERS,
     Lists,
-    Rollup,
     RollupReader,
     RollupView,
+    Table,
     Window,
     first_error,
     read_view,
@@ -49,6 +51,7 @@ __all__ = [
     "Limits",
     "PageData",
     "PageReader",
+    "Table",
     "Window",
     "load_page_data",
 ]
@@ -95,11 +98,13 @@ class PageData:
 
     window: Window
     limits: Limits
-    minutes: list[Rollup]
+    minutes: Table
     """The short window by minute, only :data:`MINUTE_COUNTERS`."""
-    hours: list[Rollup]
+    hours: Table
     """The short window's hours, whole (the first one starts before the window)."""
-    days: list[Rollup]
+    days: Table
+    live_hours: Table
+    """The current model's hours of the short window (zeros without a current model)."""
     current: CurrentModel | None
     history: list[ModelHistoryEntry]
     active_alerts: list[ActiveAlert]
@@ -108,9 +113,8 @@ class PageData:
     health: PipelineHealth | None
     feedback: list[FeedbackItem]
     reviews: list[ReviewItem]
-    version_days: dict[str, list[Rollup]] = field(default_factory=dict)
+    version_days: dict[str, Table] = field(default_factory=dict)
     baseline: DriftBaseline | None = None
-    live_hours: list[Rollup] = field(default_factory=list)
     view_built_at: datetime | None = None
     """When the monitoring built the view the rollups come from; None when they were read live."""
     view_built_by: str | None = None
@@ -118,7 +122,7 @@ class PageData:
     @property
     def empty(self) -> bool:
         """Nothing was ever counted in the view's windows."""
-        return not self.minutes and not self.hours and not self.days
+        return not (self.minutes.counted or self.hours.counted or self.days.counted)
 
 
 def _usable(item: ViewItem | None, window: Window, max_age: timedelta) -> RollupView | None:
@@ -196,6 +200,7 @@ async def _load(
         minutes=view.minutes,
         hours=view.hours,
         days=view.days,
+        live_hours=view.live_hours,
         current=current_task.result(),
         history=history_task.result(),
         active_alerts=active.result(),
@@ -206,7 +211,6 @@ async def _load(
         reviews=view.reviews[: limits.reviews],
         version_days=dict(list(view.version_days.items())[: limits.versions]),
         baseline=view.baseline,
-        live_hours=view.live_hours,
         view_built_at=None if built is None else built.built_at,
         view_built_by=None if built is None else built.built_by,
     )

@@ -14,7 +14,7 @@ import streamlit as st
 from services.dashboard import tables
 from services.dashboard.bootstrap import Wiring
 from services.dashboard.data import PageData
-from services.dashboard.summaries import Kpis, buckets_between, drift_rows, kpis, total, trend
+from services.dashboard.summaries import Kpis, drift_rows, kpis, trend
 
 __all__ = ["TABS", "render"]
 
@@ -82,20 +82,17 @@ def overview(data: PageData) -> None:
     current = data.current.model_version if data.current else "none published yet"
     st.caption(f"Current model version: {current} · {_source(data)}")
     st.subheader(f"Last {window.hours} h")
-    _metrics(kpis(total(data.hours)), _pending(data))
+    _metrics(kpis(data.hours.total()), _pending(data))
     st.caption(
         "Totals over whole hours (the first may start up to 59 minutes before the window); "
         "the per-minute charts cover the window exactly."
     )
     st.subheader(f"Last {window.days} days")
-    _metrics(kpis(total(data.days)), _pending(data))
+    _metrics(kpis(data.days.total()), _pending(data))
     if data.empty:
         st.info("No predictions yet: the charts appear once the monitoring has counted some.")
         return
-    minutes = trend(
-        "minute", data.minutes, buckets_between("minute", window.short_start, window.now)
-    )
-    days = trend("day", data.days, buckets_between("day", window.long_start, window.now))
+    minutes, days = trend(data.minutes), trend(data.days)
     st.markdown(f"**Predictions per minute, last {window.hours} h**")
     st.line_chart(_frame([{"at": r.at, "predictions": r.predictions} for r in minutes]), x="at")
     st.markdown(f"**Predictions and feedback per day, last {window.days} days**")
@@ -117,10 +114,10 @@ def overview(data: PageData) -> None:
 
 def latency(data: PageData) -> None:
     window = data.window
-    if not data.minutes:
+    if not data.minutes.counted:
         st.info(f"No predictions in the last {window.hours} h: no latency data yet.")
         return
-    rows = trend("minute", data.minutes, buckets_between("minute", window.short_start, window.now))
+    rows = trend(data.minutes)
     st.markdown(f"**Latency percentiles per minute, last {window.hours} h (ms)**")
     st.line_chart(
         _frame(
@@ -139,9 +136,9 @@ def latency(data: PageData) -> None:
     )
     st.markdown("**Latency histogram**")
     st.bar_chart(
-        _frame(tables.latency_histogram_rows(total(data.hours))), x="latency", y="predictions"
+        _frame(tables.latency_histogram_rows(data.hours.total())), x="latency", y="predictions"
     )
-    days = trend("day", data.days, buckets_between("day", window.long_start, window.now))
+    days = trend(data.days)
     st.markdown(f"**Latency percentiles per day, last {window.days} days (ms)**")
     st.line_chart(
         _frame(
@@ -161,14 +158,14 @@ def latency(data: PageData) -> None:
 
 
 def labels_and_feedback(data: PageData) -> None:
-    if data.hours:
+    if data.hours.counted:
         st.markdown(f"**Per-label frequency and mean score, last {data.window.hours} h**")
         frequency = _frame(tables.label_frequency_rows(data))
         st.bar_chart(frequency, x="label", y=["frequency", "mean score"], stack=False)
         st.dataframe(frequency, hide_index=True)
         st.markdown("**Confidence: the top score of each prediction**")
         st.bar_chart(
-            _frame(tables.confidence_rows(total(data.hours))), x="top score", y="predictions"
+            _frame(tables.confidence_rows(data.hours.total())), x="top score", y="predictions"
         )
     else:
         st.info(f"No predictions in the last {data.window.hours} h: no label data yet.")
@@ -213,7 +210,7 @@ def drift(data: PageData) -> None:
         f"**Population stability index per label: {data.current.model_version}'s training "
         f"baseline vs its last {data.window.hours} h**"
     )
-    rows, why_not = drift_rows(data.baseline, total(data.live_hours))
+    rows, why_not = drift_rows(data.baseline, data.live_hours.total())
     if why_not is not None:
         st.info(why_not)
         return
@@ -227,7 +224,7 @@ def drift(data: PageData) -> None:
 
 
 def moderation(data: PageData) -> None:
-    numbers = kpis(total(data.hours))
+    numbers = kpis(data.hours.total())
     st.markdown(f"**Decisions, last {data.window.hours} h**")
     if numbers.predictions:
         st.bar_chart(

@@ -1,28 +1,34 @@
-"""What the page shows, computed from rollup items: pure functions, no I/O, no Streamlit.
+"""What the page shows, computed from rollups: pure functions, no I/O, no Streamlit.
 
-Rollup items are ``(bucket, counters)`` pairs as ``MonitoringReader.rollups`` returns them; the
-counter names are those of ``shared.monitoring.rollups``. Rates are None (shown as "n/a") where
-their denominator is zero, never a division error or a made-up 0.
+Summed counters are a mapping of the names of ``shared.monitoring.rollups`` (``Table.total()``
+of the page's dense tables, or :func:`total` of ``(bucket, counters)`` items as
+``MonitoringReader.rollups`` returns them); per-bucket trends are computed over a whole table's
+columns at once. Rates are None (shown as "n/a") where their denominator is zero, never a
+division error or a made-up 0.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
+
+import numpy as np
+import numpy.typing as npt
 
 from contracts import LABELS, Decision, DriftBaseline, Histogram, Label
 from shared.monitoring.drift import DriftReport, EdgeMismatchError, drift_report, stability
 from shared.monitoring.rollups import (
-    GRANULARITIES,
+    LATENCY_COUNTERS,
+    LATENCY_EDGES_MS,
     SCORE_EDGES,
     TEXT_LENGTH_EDGES,
     Counters,
-    bucket_start,
     histogram,
     latency_percentile,
 )
+from shared.monitoring.table import Rollup, Table
 
 __all__ = [
     "Kpis",
@@ -30,21 +36,21 @@ __all__ = [
     "LabelRow",
     "TrendRow",
     "VersionRow",
-    "buckets_between",
     "confidence_histogram",
     "drift_rows",
     "kpis",
     "label_quality",
     "label_rows",
     "live_drift",
+    "percentiles",
     "ratio",
     "total",
     "trend",
     "version_row",
 ]
 
-Rollup = tuple[str, Counters]
-_STEP = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
+_RIGHT = tuple(f"{cell}_{label.value}" for label in LABELS for cell in ("tp", "tn"))
+_WRONG = tuple(f"{cell}_{label.value}" for label in LABELS for cell in ("fp", "fn"))
 
 
 def ratio(numerator: float, denominator: float) -> float | None:
@@ -107,16 +113,37 @@ def kpis(counters: Mapping[str, Decimal]) -> Kpis:
     )
 
 
-def buckets_between(granularity: str, first: datetime, last: datetime) -> list[str]:
-    """Every bucket text of ``granularity`` from the one holding ``first`` to ``last``'s."""
-    pattern = GRANULARITIES[granularity]
-    start = bucket_start(granularity, first.strftime(pattern))
-    end = bucket_start(granularity, last.strftime(pattern))
-    buckets: list[str] = []
-    while start <= end:
-        buckets.append(start.strftime(pattern))
-        start += _STEP[granularity]
-    return buckets
+def percentiles(
+    counts: npt.NDArray[np.int64], edges: Sequence[float], q: float
+) -> list[float | None]:
+    """``shared.monitoring.rollups.percentile`` of every row of ``counts`` (buckets by bins)."""
+    if not 0 < q <= 1:
+        raise ValueError("q must be in (0, 1]")
+    bounds = np.asarray(edges, dtype=np.float64)
+    totals = counts.sum(axis=1)
+    rank = q * totals
+    reached = counts.cumsum(axis=1)
+    # The first bin with values whose cumulative count reaches the rank, as percentile() walks.
+    hit = (counts > 0) & (reached >= rank[:, None])
+    at = hit.argmax(axis=1)
+    rows = np.arange(len(counts))
+    count = counts[rows, at]
+    seen = reached[rows, at] - count
+    lower = np.where(at > 0, bounds[at - 1], 0.0)
+    # An open top bin reads as its lower edge: its upper edge is taken as the lower one.
+    upper = np.where(np.isinf(bounds[at]), lower, bounds[at])
+    inside = lower + (upper - lower) * (rank - seen) / np.maximum(count, 1)
+    beyond = bounds[-2] if np.isinf(bounds[-1]) else bounds[-1]
+    found = np.where(hit.any(axis=1), inside, beyond)
+    return [
+        None if n == 0 else value for n, value in zip(totals.tolist(), found.tolist(), strict=True)
+    ]
+
+
+def _rates(
+    numerators: npt.NDArray[np.int64], denominators: npt.NDArray[np.int64]
+) -> list[float | None]:
+    return [ratio(n, d) for n, d in zip(numerators.tolist(), denominators.tolist(), strict=True)]
 
 
 @dataclass(frozen=True)
@@ -133,25 +160,27 @@ class TrendRow:
     latency_p99_ms: float | None
 
 
-def trend(granularity: str, items: Iterable[Rollup], buckets: Sequence[str]) -> list[TrendRow]:
-    """One row per bucket in ``buckets`` (zero where no item exists), in time order."""
-    by_bucket = dict(items)
-    rows: list[TrendRow] = []
-    for bucket in buckets:
-        numbers = kpis(by_bucket.get(bucket, {}))
-        rows.append(
-            TrendRow(
-                at=bucket_start(granularity, bucket),
-                predictions=numbers.predictions,
-                toxic_rate=numbers.toxic_rate,
-                feedback=numbers.feedback,
-                feedback_accuracy=numbers.feedback_accuracy,
-                latency_p50_ms=numbers.latency_p50_ms,
-                latency_p95_ms=numbers.latency_p95_ms,
-                latency_p99_ms=numbers.latency_p99_ms,
-            )
+def trend(table: Table) -> list[TrendRow]:
+    """One row per bucket of ``table``, in time order: :func:`kpis` of each, column by column."""
+    predictions = table.column("predictions")
+    right = table.columns(_RIGHT).sum(axis=1)
+    judged = right + table.columns(_WRONG).sum(axis=1)
+    latency = table.columns(LATENCY_COUNTERS)
+    p50, p95, p99 = (percentiles(latency, LATENCY_EDGES_MS, q) for q in (0.50, 0.95, 0.99))
+    return [
+        TrendRow(*row)
+        for row in zip(
+            table.starts,
+            predictions.tolist(),
+            _rates(table.column(f"flagged_{Label.TOXIC.value}"), predictions),
+            table.column("feedback").tolist(),
+            _rates(right, judged),
+            p50,
+            p95,
+            p99,
+            strict=True,
         )
-    return rows
+    ]
 
 
 @dataclass(frozen=True)

@@ -16,17 +16,16 @@ from services.dashboard.summaries import (
     confidence_histogram,
     label_quality,
     label_rows,
-    total,
+    percentiles,
     version_row,
 )
 from shared.items import FeedbackItem, ModelItem, ReviewItem
 from shared.monitoring.reader import ModelHistoryEntry
 from shared.monitoring.records import PipelineHealth
 from shared.monitoring.rollups import (
+    LAG_COUNTERS,
+    LAG_EDGES_S,
     LATENCY_EDGES_MS,
-    bucket_start,
-    lag_counts,
-    lag_percentile,
     latency_counts,
 )
 
@@ -83,7 +82,7 @@ def label_frequency_rows(data: PageData) -> list[Row]:
             "frequency": row.frequency,
             "mean score": row.mean_score,
         }
-        for row in label_rows(total(data.hours))
+        for row in label_rows(data.hours.total())
     ]
 
 
@@ -102,15 +101,15 @@ def quality_rows(data: PageData) -> list[Row]:
             "fn": q.fn,
             "tn": q.tn,
         }
-        for q in label_quality(total(data.days))
+        for q in label_quality(data.days.total())
     ]
 
 
 def version_rows(data: PageData) -> list[Row]:
     """Each shown model version over the long window, the current one first."""
     rows: list[Row] = []
-    for version, items in data.version_days.items():
-        row = version_row(version, total(items))
+    for version, table in data.version_days.items():
+        row = version_row(version, table.total())
         rows.append(
             {
                 "version": version,
@@ -127,15 +126,20 @@ def version_rows(data: PageData) -> list[Row]:
 
 
 def version_day_rows(data: PageData) -> list[Row]:
-    """Predictions per day per version (long form, for a chart coloured by version)."""
+    """Predictions per day per version (long form, for a chart coloured by version).
+
+    Days on which nothing was counted for a version have no row, as they have no rollup item.
+    """
     return [
-        {
-            "day": bucket_start("day", bucket),
-            "version": version,
-            "predictions": int(str(counters.get("predictions", 0))),
-        }
-        for version, items in data.version_days.items()
-        for bucket, counters in items
+        {"day": day, "version": version, "predictions": predictions}
+        for version, table in data.version_days.items()
+        for day, predictions, counted in zip(
+            table.starts,
+            table.column("predictions").tolist(),
+            table.counted_rows.tolist(),
+            strict=True,
+        )
+        if counted
     ]
 
 
@@ -265,14 +269,11 @@ def replica_rows(health: PipelineHealth) -> list[Row]:
 
 
 def lag_rows(data: PageData) -> list[Row]:
-    """Consumer lag p50/p95/p99 per hour of the short window (seconds)."""
+    """Consumer lag p50/p95/p99 per hour of the short window (seconds), where it was measured."""
+    counts = data.hours.columns(LAG_COUNTERS)
+    p50, p95, p99 = (percentiles(counts, LAG_EDGES_S, q) for q in (0.5, 0.95, 0.99))
     return [
-        {
-            "hour": bucket_start("hour", hour),
-            "p50 s": lag_percentile(counters, 0.5),
-            "p95 s": lag_percentile(counters, 0.95),
-            "p99 s": lag_percentile(counters, 0.99),
-        }
-        for hour, counters in data.hours
-        if sum(lag_counts(counters))
+        {"hour": hour, "p50 s": a, "p95 s": b, "p99 s": c}
+        for hour, a, b, c in zip(data.hours.starts, p50, p95, p99, strict=True)
+        if a is not None
     ]

@@ -3,7 +3,7 @@
 Every ``TOXIC_VIEW_SECONDS`` :func:`refresh_view` has a :class:`ViewBuilder` read the default
 view (``shared.monitoring.view.read_view``, the dashboard's own live read), encode it and put it
 as one item; the dashboard then reads one GetItem instead of ~2,000 rollup items per page view.
-Each build after the first passes the previous view, so only the minutes that moved are read.
+Each build after the first passes the previous view, so only the items that moved are read.
 Competing monitoring processes each build: the newest build wins (``ViewStore.put_view``).
 """
 
@@ -64,7 +64,7 @@ class ViewBuilder:
             read_ms=round((read - started) * 1000, 1),
             total_ms=round((time.perf_counter() - started) * 1000, 1),
             encoded_bytes=len(item.view),
-            minutes=len(view.minutes),
+            counted_minutes=int(view.minutes.counted_rows.sum()),
             written=written,
         )
         return item

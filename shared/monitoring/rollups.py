@@ -41,12 +41,24 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Final
 
-from contracts import LABELS, FeedbackGiven, Histogram, Label, ModeratorAction, PredictionMade
+from contracts import (
+    LABELS,
+    Decision,
+    FeedbackGiven,
+    FeedbackSource,
+    Histogram,
+    Label,
+    ModeratorAction,
+    PredictionMade,
+)
 
 __all__ = [
     "ALL_VERSIONS",
+    "COUNTERS",
     "GRANULARITIES",
+    "LAG_COUNTERS",
     "LAG_EDGES_S",
+    "LATENCY_COUNTERS",
     "LATENCY_EDGES_MS",
     "RETENTION",
     "SCORE_EDGES",
@@ -124,6 +136,28 @@ def expires_at(key: BucketKey) -> int | None:
 
 def _edge_name(edge: float) -> str:
     return "inf" if math.isinf(edge) else f"{edge:g}"
+
+
+# The latency and lag histograms' counters, one per bin of LATENCY_EDGES_MS and LAG_EDGES_S.
+LATENCY_COUNTERS: Final = tuple(f"latency_ms_le_{_edge_name(edge)}" for edge in LATENCY_EDGES_MS)
+LAG_COUNTERS: Final = tuple(f"lag_s_le_{_edge_name(edge)}" for edge in LAG_EDGES_S)
+# Every counter an event may add, in a fixed order: the dense tables of the dashboard's view
+# (shared.monitoring.table) hold one column each.
+COUNTERS: Final = (
+    "predictions",
+    *(f"decision_{decision.value}" for decision in Decision),
+    *(f"flagged_{label.value}" for label in LABELS),
+    *(f"score_sum_{label.value}" for label in LABELS),
+    *(f"score_{label.value}_{i}" for label in LABELS for i in range(len(SCORE_EDGES) - 1)),
+    *(f"top_score_{i}" for i in range(len(SCORE_EDGES) - 1)),
+    *(f"text_length_{i}" for i in range(len(TEXT_LENGTH_EDGES) - 1)),
+    *LATENCY_COUNTERS,
+    *LAG_COUNTERS,
+    "feedback",
+    *(f"feedback_{source.value}" for source in FeedbackSource),
+    "feedback_unmatched",
+    *(f"{cell}_{label.value}" for label in LABELS for cell in ("tp", "fp", "fn", "tn")),
+)
 
 
 def _upper_bin(value: float, edges: Sequence[float]) -> int:
@@ -223,7 +257,7 @@ def histogram(item: Mapping[str, object], prefix: str, edges: Sequence[float]) -
 
 def latency_counts(item: Mapping[str, object]) -> list[int]:
     """The latency histogram's counts per ``LATENCY_EDGES_MS`` bin (absent counters are zero)."""
-    return [_count(item, f"latency_ms_le_{_edge_name(edge)}") for edge in LATENCY_EDGES_MS]
+    return [_count(item, name) for name in LATENCY_COUNTERS]
 
 
 def percentile(counts: Sequence[int], edges: Sequence[float], q: float) -> float | None:
@@ -256,7 +290,7 @@ def latency_percentile(item: Mapping[str, object], q: float) -> float | None:
 
 def lag_counts(item: Mapping[str, object]) -> list[int]:
     """The consumer-lag histogram's counts per ``LAG_EDGES_S`` bin."""
-    return [_count(item, f"lag_s_le_{_edge_name(edge)}") for edge in LAG_EDGES_S]
+    return [_count(item, name) for name in LAG_COUNTERS]
 
 
 def lag_percentile(item: Mapping[str, object], q: float) -> float | None:

@@ -11,6 +11,10 @@ compared version's day items; the current model's baseline and hour items; and t
 long lists, the newest feedback rows and the pending reviews (index Queries returning ~100 items
 each: on the stand-in they cost more than everything else the page reads at once).
 
+The rollups are held as dense tables (``shared.monitoring.table``): every bucket of the window by
+every counter, zeros included, so the view's size and the page's work on it depend on the window
+and the compared versions, not on the traffic.
+
 Given the ``previous`` view, a build reads less: every counter grows with ``predictions`` or
 with ``feedback``, so an item whose two totals held since has the same counters. The hour and day
 items (all versions and per compared version) are read as those two totals first, then whole only
@@ -21,8 +25,7 @@ the minutes of an hour are taken from the previous view unless that hour's total
 from __future__ import annotations
 
 import asyncio
-import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -31,7 +34,14 @@ from contracts import DriftBaseline
 from shared.items import FeedbackItem, ModelItem, ReviewItem
 from shared.monitoring.reader import ModelHistoryEntry
 from shared.monitoring.records import BaselineItem, CurrentModel
-from shared.monitoring.rollups import ALL_VERSIONS, GRANULARITIES, LATENCY_EDGES_MS, Counters
+from shared.monitoring.rollups import (
+    ALL_VERSIONS,
+    COUNTERS,
+    GRANULARITIES,
+    LATENCY_COUNTERS,
+    Counters,
+)
+from shared.monitoring.table import Rollup, Table
 
 __all__ = [
     "MINUTE_COUNTERS",
@@ -39,12 +49,11 @@ __all__ = [
     "Rollup",
     "RollupReader",
     "RollupView",
+    "Table",
     "Window",
     "first_error",
     "read_view",
 ]
-
-Rollup = tuple[str, Counters]
 
 # What the per-minute charts draw: volume, toxic rate, feedback and latency percentiles. A day of
 # minute items is 1,440 items of ~100 counters each at a million predictions a month; reading
@@ -53,8 +62,7 @@ MINUTE_COUNTERS: tuple[str, ...] = (
     "predictions",
     "flagged_toxic",
     "feedback",
-    # Named as shared.monitoring.rollups names the latency bins: ``latency_ms_le_<edge|inf>``.
-    *(f"latency_ms_le_{'inf' if math.isinf(e) else f'{e:g}'}" for e in LATENCY_EDGES_MS),
+    *LATENCY_COUNTERS,
 )
 
 # A Query reads at most 1 MB (before projection) per page, and a day of minute items is ~3.5 MB
@@ -117,6 +125,20 @@ class Window:
         pattern = GRANULARITIES[granularity]
         return start.astimezone(UTC).strftime(pattern), self.now.astimezone(UTC).strftime(pattern)
 
+    def span(self, granularity: str) -> tuple[str, str]:
+        """(first, last) bucket the view holds: the short window's by minute and hour, the
+        long window's by day."""
+        return self.range(
+            granularity, self.long_start if granularity == "day" else self.short_start
+        )
+
+    def table(
+        self, granularity: str, items: Iterable[Rollup] = (), names: Sequence[str] = COUNTERS
+    ) -> Table:
+        """The dense table of :meth:`span` holding ``items`` (nothing counted without them)."""
+        first, last = self.span(granularity)
+        return Table.of(granularity, first, last, names, items)
+
 
 @dataclass(frozen=True)
 class Lists:
@@ -129,22 +151,28 @@ class Lists:
 
 @dataclass(frozen=True)
 class RollupView:
-    """The rollups of the default view as of ``built_at`` (the end of its window)."""
+    """The rollups of the default view as of ``built_at`` (the end of its window).
+
+    Every table covers its part of the window (:meth:`Window.span`) with every counter of
+    ``shared.monitoring.rollups.COUNTERS``, except the minutes: only :data:`MINUTE_COUNTERS`.
+    """
 
     built_at: datetime
     window_hours: int
     window_days: int
-    minutes: list[Rollup]
+    minutes: Table
     """The short window by minute, only :data:`MINUTE_COUNTERS`."""
-    hours: list[Rollup]
+    hours: Table
     """The short window's hours, whole (the first one starts before the window)."""
-    days: list[Rollup]
-    version_days: dict[str, list[Rollup]] = field(default_factory=dict)
-    """Day items per compared version: the current one, then the newest published."""
+    days: Table
+    live_hours: Table
+    """The current model's hours of the short window (live histograms for drift)."""
+    live_version: str | None = None
+    """The current model's version, whose hours ``live_hours`` are; None without one."""
+    version_days: dict[str, Table] = field(default_factory=dict)
+    """Days per compared version: the current one, then the newest published."""
     baseline: DriftBaseline | None = None
     """The current model's drift baseline."""
-    live_hours: list[Rollup] = field(default_factory=list)
-    """The current model's hour items of the short window (live histograms for drift)."""
     feedback: list[FeedbackItem] = field(default_factory=list)
     """The newest feedback rows, newest first."""
     reviews: list[ReviewItem] = field(default_factory=list)
@@ -189,8 +217,8 @@ async def _baseline(
     return None
 
 
-def _prior(previous: RollupView | None, name: str) -> list[Rollup] | None:
-    return None if previous is None else list(getattr(previous, name))
+def _prior(table: Table | None) -> list[Rollup] | None:
+    return None if table is None else table.items()
 
 
 def _hour_of(minute: str) -> str:
@@ -201,7 +229,12 @@ def _totals(counters: Counters) -> tuple[object, object]:
     return counters.get("predictions"), counters.get("feedback")
 
 
-def _stale_hours(window: Window, hours: list[Rollup], previous: RollupView | None) -> list[str]:
+def _stale_hours(
+    window: Window,
+    hours: list[Rollup],
+    previous: RollupView | None,
+    previous_hours: list[Rollup] | None,
+) -> list[str]:
     """The short window's hour buckets whose minutes must be read again, in order."""
     pattern = GRANULARITIES["hour"]
     first = window.short_start.replace(minute=0, second=0, microsecond=0)
@@ -211,9 +244,9 @@ def _stale_hours(window: Window, hours: list[Rollup], previous: RollupView | Non
     while (bucket := at.strftime(pattern)) <= now_hour:
         every.append(bucket)
         at += timedelta(hours=1)
-    if previous is None:
+    if previous is None or previous_hours is None:
         return every
-    old = {bucket: _totals(c) for bucket, c in previous.hours}
+    old = {bucket: _totals(c) for bucket, c in previous_hours}
     new = {bucket: _totals(c) for bucket, c in hours}
     last_built = previous.built_at.astimezone(UTC).strftime(pattern)
     old_start = previous.window.short_start
@@ -320,8 +353,7 @@ async def _read(
     lists: Lists,
     previous: RollupView | None,
 ) -> RollupView:
-    hour_first, hour_last = window.range("hour", window.short_start)
-    day_first, day_last = window.range("day", window.long_start)
+    hour_span, day_span = window.span("hour"), window.span("day")
     if previous is not None and (
         (previous.window_hours, previous.window_days) != (window.hours, window.days)
         or previous.built_at > window.now
@@ -331,13 +363,20 @@ async def _read(
     if previous is not None:
         hour_since = previous.built_at.astimezone(UTC).strftime(GRANULARITIES["hour"])
         day_since = previous.built_at.astimezone(UTC).strftime(GRANULARITIES["day"])
-    hour_span, day_span = (hour_first, hour_last), (day_first, day_last)
+    old_hours = _prior(None if previous is None else previous.hours)
     async with asyncio.TaskGroup() as group:
         hour_task = group.create_task(
-            _whole(reader, "hour", ALL_VERSIONS, hour_span, _prior(previous, "hours"), hour_since)
+            _whole(reader, "hour", ALL_VERSIONS, hour_span, old_hours, hour_since)
         )
         day_task = group.create_task(
-            _whole(reader, "day", ALL_VERSIONS, day_span, _prior(previous, "days"), day_since)
+            _whole(
+                reader,
+                "day",
+                ALL_VERSIONS,
+                day_span,
+                _prior(None if previous is None else previous.days),
+                day_since,
+            )
         )
         current_task = group.create_task(reader.current_model())
         history_task = group.create_task(reader.model_history(model_name, 20))
@@ -346,15 +385,16 @@ async def _read(
         )
         reviews = group.create_task(reader.pending_reviews(lists.reviews))
     hour_items, current, history = hour_task.result(), current_task.result(), history_task.result()
-    stale = _stale_hours(window, hour_items, previous)
+    stale = _stale_hours(window, hour_items, previous, old_hours)
     start = window.short_start.astimezone(UTC).strftime(GRANULARITIES["minute"])
     again = set(stale)
     kept = [
         (bucket, counters)
-        for bucket, counters in (previous.minutes if previous is not None else [])
+        for bucket, counters in (previous.minutes.items() if previous is not None else [])
         if bucket >= start and _hour_of(bucket) not in again
     ]
     compared = _versions(current, history, limit)
+    live_version = None if current is None else current.model_version
     baseline: DriftBaseline | None = None
     live: list[Rollup] = []
     async with asyncio.TaskGroup() as group:
@@ -369,7 +409,7 @@ async def _read(
                     "day",
                     version,
                     day_span,
-                    None if previous is None else previous.version_days.get(version),
+                    _prior(None if previous is None else previous.version_days.get(version)),
                     day_since,
                 )
             )
@@ -377,9 +417,7 @@ async def _read(
         ]
         if current is not None:
             baseline_task = group.create_task(_baseline(reader, current.model_version, history))
-            live_task = group.create_task(
-                reader.rollups("hour", current.model_version, hour_first, hour_last)
-            )
+            live_task = group.create_task(reader.rollups("hour", current.model_version, *hour_span))
     if current is not None:
         baseline, live = baseline_task.result(), live_task.result()
     fresh = [item for part in minute_parts for item in part.result()]
@@ -387,12 +425,15 @@ async def _read(
         built_at=window.now.astimezone(UTC),
         window_hours=window.hours,
         window_days=window.days,
-        minutes=sorted([*kept, *fresh], key=lambda item: item[0]),
-        hours=hour_items,
-        days=day_task.result(),
-        version_days={v: t.result() for v, t in zip(compared, per_version, strict=True)},
+        minutes=window.table("minute", [*kept, *fresh], MINUTE_COUNTERS),
+        hours=window.table("hour", hour_items),
+        days=window.table("day", day_task.result()),
+        live_hours=window.table("hour", live),
+        live_version=live_version,
+        version_days={
+            v: window.table("day", t.result()) for v, t in zip(compared, per_version, strict=True)
+        },
         baseline=baseline,
-        live_hours=live,
         feedback=feedback.result(),
         reviews=reviews.result(),
     )

@@ -11,13 +11,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.dashboard.data import load_page_data
-from services.dashboard.summaries import kpis, total
+from services.dashboard.summaries import kpis
 from services.monitoring.repository import DynamoMonitoringStore
 from shared.aws import AwsClients
 from shared.infra import InfraSpec
 from shared.monitoring.reader import DynamoMonitoringReader
 from shared.monitoring.records import ViewItem
-from shared.monitoring.view import RollupView, read_view
+from shared.monitoring.view import MINUTE_COUNTERS, RollupView, Window, read_view
 from shared.monitoring.view_codec import decode_view, encode_view
 from shared.settings import AwsSettings
 from shared.worker import open_publisher
@@ -76,7 +76,7 @@ async def test_the_monitoring_process_stores_a_view_the_reader_decodes_as_a_live
         view = decode_view(item.view)
         # The hours and days are read before the minutes: a build racing the last commit may
         # count the six in its minutes only; the next build counts them everywhere.
-        counts = {kpis(total(part)).predictions for part in (view.minutes, view.hours, view.days)}
+        counts = {kpis(part.total()).predictions for part in (view.minutes, view.hours, view.days)}
         return (item, view) if counts == {6} else None
 
     found = await eventually(counted_view, "a view counting six", 60, describe=monitoring.log)
@@ -91,7 +91,7 @@ async def test_the_monitoring_process_stores_a_view_the_reader_decodes_as_a_live
     data = await load_page_data(reader, datetime.now(UTC), model_name=MODEL_NAME)
     assert data.view_built_at is not None
     assert data.view_built_at >= item.built_at
-    assert kpis(total(data.minutes)).predictions == 6
+    assert kpis(data.minutes.total()).predictions == 6
 
 
 async def test_a_view_built_before_the_stored_one_does_not_replace_it(
@@ -101,8 +101,15 @@ async def test_a_view_built_before_the_stored_one_does_not_replace_it(
     now = datetime.now(UTC).replace(microsecond=0)
 
     def built(at: datetime, by: str) -> ViewItem:
+        window = Window(at)
         empty = RollupView(
-            built_at=at, window_hours=24, window_days=30, minutes=[], hours=[], days=[]
+            built_at=at,
+            window_hours=window.hours,
+            window_days=window.days,
+            minutes=window.table("minute", names=MINUTE_COUNTERS),
+            hours=window.table("hour"),
+            days=window.table("day"),
+            live_hours=window.table("hour"),
         )
         return ViewItem(view=encode_view(empty), built_at=at, built_by=by)
 

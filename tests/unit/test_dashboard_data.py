@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
+import numpy as np
 import pytest
 from pydantic import ValidationError
 
@@ -12,12 +13,12 @@ from contracts import LABELS, Decision, Label, PredictionMade
 from services.dashboard.data import MINUTE_COUNTERS, Limits, Window, load_page_data
 from services.dashboard.settings import DashboardSettings
 from services.dashboard.summaries import (
-    buckets_between,
     drift_rows,
     kpis,
     label_quality,
     label_rows,
     live_drift,
+    percentiles,
     total,
     trend,
     version_row,
@@ -29,10 +30,20 @@ from services.dashboard.tables import (
     quality_rows,
     queue_rows,
     replica_rows,
+    version_day_rows,
     version_rows,
 )
 from shared.items import ModelItem
-from shared.monitoring.rollups import Counters, merge, prediction_increments
+from shared.monitoring.rollups import (
+    COUNTERS,
+    LAG_EDGES_S,
+    LATENCY_EDGES_MS,
+    Counters,
+    merge,
+    percentile,
+    prediction_increments,
+)
+from shared.monitoring.table import Table
 from tests import factories
 from tests.fakes.monitoring_reader import (
     MODEL_NAME,
@@ -51,16 +62,20 @@ async def test_the_page_data_counts_the_last_day_by_minute_and_the_month_by_day(
 
     data = await load_page_data(reader, NOW, model_name=MODEL_NAME)
 
-    assert kpis(total(data.minutes)).predictions == sample.predictions_24h
-    assert kpis(total(data.days)).predictions == sample.predictions_30d
-    assert data.minutes[0][0] >= "2026-11-29T05:01"
-    assert [bucket for bucket, _ in data.days] == ["2026-11-20", "2026-11-30"]
+    assert kpis(data.minutes.total()).predictions == sample.predictions_24h
+    assert kpis(data.days.total()).predictions == sample.predictions_30d
+    assert data.minutes.first == "2026-11-29T05:01"
+    assert [bucket for bucket, _ in data.days.items()] == ["2026-11-20", "2026-11-30"]
     assert data.current is not None
     assert data.current.model_version == VERSION
     assert list(data.version_days) == [VERSION, "6"]
-    assert kpis(total(data.version_days["6"])).predictions == 1
+    assert kpis(data.version_days["6"].total()).predictions == 1
+    per_day = [(row["day"], row["predictions"]) for row in version_day_rows(data)]
+    assert [(day, n) for day, n in per_day if day == datetime(2026, 11, 20, tzinfo=UTC)] == [
+        (datetime(2026, 11, 20, tzinfo=UTC), 1)
+    ]
     assert data.baseline is not None
-    assert kpis(total(data.live_hours)).predictions == sample.predictions_24h
+    assert kpis(data.live_hours.total()).predictions == sample.predictions_24h
     assert [type(e).__name__ for e in data.history] == [
         "TrainingOutcomeItem",
         "TrainingOutcomeItem",
@@ -78,10 +93,11 @@ async def test_the_minutes_carry_only_what_the_per_minute_charts_draw_and_the_ho
 
     data = await load_page_data(reader, NOW, model_name=MODEL_NAME)
 
-    assert {name for _, counters in data.minutes for name in counters} <= set(MINUTE_COUNTERS)
+    assert data.minutes.names == MINUTE_COUNTERS
+    assert data.hours.names == COUNTERS
     assert "latency_ms_le_50" in MINUTE_COUNTERS
     assert "latency_ms_le_inf" in MINUTE_COUNTERS
-    hours = total(data.hours)
+    hours = data.hours.total()
     assert kpis(hours).predictions == sample.predictions_24h
     assert "score_toxic_9" in hours
     assert "top_score_9" in hours
@@ -100,7 +116,8 @@ async def test_nothing_stored_loads_an_empty_page_without_a_current_model() -> N
     assert data.current is None
     assert data.baseline is None
     assert data.version_days == {}
-    numbers = kpis(total(data.minutes))
+    assert not data.live_hours.counted
+    numbers = kpis(data.minutes.total())
     assert numbers.predictions == 0
     assert numbers.feedback == 0
     assert numbers.toxic_rate is None
@@ -193,29 +210,70 @@ def test_label_frequency_and_mean_score() -> None:
 
 
 def test_the_trend_fills_missing_minutes_with_zero_and_no_rate() -> None:
-    buckets = buckets_between("minute", NOW - timedelta(minutes=2), NOW)
     counters = {
         "predictions": Decimal(4),
         "flagged_toxic": Decimal(1),
         "latency_ms_le_5": Decimal(4),
     }
+    table = Table.of(
+        "minute",
+        "2026-11-30T04:58",
+        "2026-11-30T05:00",
+        MINUTE_COUNTERS,
+        [("2026-11-30T04:59", counters)],
+    )
 
-    rows = trend("minute", [("2026-11-30T04:59", counters)], buckets)
+    rows = trend(table)
 
-    assert buckets == ["2026-11-30T04:58", "2026-11-30T04:59", "2026-11-30T05:00"]
+    assert [r.at.strftime("%H:%M") for r in rows] == ["04:58", "04:59", "05:00"]
     assert [r.predictions for r in rows] == [0, 4, 0]
     assert [r.toxic_rate for r in rows] == [None, 0.25, None]
     assert rows[1].latency_p50_ms == pytest.approx(3.5)  # half of (2, 5] into the bin
     assert rows[0].latency_p50_ms is None
+    assert rows[1].feedback_accuracy is None  # the minutes carry no confusion counts
+
+
+async def test_the_trend_of_each_bucket_is_the_kpis_of_its_item() -> None:
+    reader, _ = sample_reader(NOW)
+    data = await load_page_data(reader, NOW, model_name=MODEL_NAME)
+
+    rows = trend(data.days)
+
+    by_day = dict(data.days.items())
+    for row, bucket in zip(rows, data.days.buckets, strict=True):
+        numbers = kpis(by_day.get(bucket, {}))
+        assert row.predictions == numbers.predictions
+        assert row.toxic_rate == numbers.toxic_rate
+        assert row.feedback == numbers.feedback
+        assert row.feedback_accuracy == numbers.feedback_accuracy
+        assert row.latency_p50_ms == numbers.latency_p50_ms
+        assert row.latency_p99_ms == numbers.latency_p99_ms
+    assert any(row.feedback_accuracy is not None for row in rows)
+
+
+@pytest.mark.parametrize("q", [0.01, 0.5, 0.95, 0.99, 1.0])
+def test_percentiles_of_many_rows_equal_the_percentile_of_each(q: float) -> None:
+    rng = np.random.default_rng(3)
+    for edges in (LATENCY_EDGES_MS, LAG_EDGES_S):
+        counts = rng.integers(0, 5, (500, len(edges))) * (rng.random((500, len(edges))) < 0.3)
+        counts[0] = 0  # a bucket without values
+        counts[1, -1] = 7  # one whose values are all in the open top bin
+
+        found = percentiles(counts, edges, q)
+
+        assert found == [percentile(row, edges, q) for row in counts.tolist()]
+    with pytest.raises(ValueError, match="q must be"):
+        percentiles(counts, LAG_EDGES_S, 0)
 
 
 def test_a_window_spans_whole_buckets_ending_now_and_refuses_naive_times() -> None:
     window = Window(now=NOW)
 
-    assert window.range("minute", window.short_start) == ("2026-11-29T05:01", "2026-11-30T05:00")
-    assert window.range("day", window.long_start) == ("2026-11-01", "2026-11-30")
-    assert len(buckets_between("minute", window.short_start, NOW)) == 24 * 60
-    assert len(buckets_between("day", window.long_start, NOW)) == 30
+    assert window.span("minute") == ("2026-11-29T05:01", "2026-11-30T05:00")
+    assert window.span("hour") == ("2026-11-29T05", "2026-11-30T05")
+    assert window.span("day") == ("2026-11-01", "2026-11-30")
+    assert len(window.table("minute", names=MINUTE_COUNTERS)) == 24 * 60
+    assert len(window.table("day")) == 30
     with pytest.raises(ValueError, match="timezone-aware"):
         Window(now=NOW.replace(tzinfo=None))
     with pytest.raises(ValueError, match="hours"):

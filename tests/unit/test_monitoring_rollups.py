@@ -5,11 +5,14 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
-from contracts import Decision, FeedbackSource, Label, ModeratorAction
+from contracts import Decision, FeedbackSource, Label, ModeratorAction, PredictionMade
 from shared.monitoring.rollups import (
+    COUNTERS,
+    LAG_EDGES_S,
     LATENCY_EDGES_MS,
     RETENTION,
     SCORE_EDGES,
@@ -18,6 +21,7 @@ from shared.monitoring.rollups import (
     bucket_keys,
     expires_at,
     feedback_counters,
+    feedback_increments,
     histogram,
     latency_percentile,
     merge,
@@ -225,3 +229,39 @@ def test_minute_and_hour_items_expire_and_day_items_are_kept() -> None:
         (datetime(2026, 11, 30, 3, tzinfo=UTC) + RETENTION["hour"]).timestamp()
     )
     assert expires_at(day) is None
+
+
+def test_counters_name_every_counter_an_event_can_add_once() -> None:
+    def predicted(**overrides: Any) -> PredictionMade:
+        return factories.prediction_made(
+            **({"occurred_at": AT, "text": None, "text_length": 10} | overrides)
+        )
+
+    predictions = [
+        *(predicted(scores=factories.scores(0.05 + i / 10)) for i in range(10)),
+        *(predicted(decision=decision) for decision in Decision),
+        *(predicted(latency_ms=min(edge, 5_000.0)) for edge in LATENCY_EDGES_MS),
+        *(predicted(text_length=int(edge)) for edge in TEXT_LENGTH_EDGES[:-1]),
+        predicted(flagged=tuple(Label)),
+    ]
+    lags = [min(edge, 1e6) for edge in LAG_EDGES_S]
+    feedback = [
+        factories.feedback_given(
+            occurred_at=AT,
+            feedback_source=source,
+            true_labels=labels,
+            moderator_action=ModeratorAction.REMOVE if source is FeedbackSource.MODERATOR else None,
+        )
+        for source in FeedbackSource
+        for labels in (dict.fromkeys(Label, True), dict.fromkeys(Label, False))
+    ]
+    increments = [
+        *(prediction_increments(e) for e in predictions),
+        *(prediction_increments(predictions[0], lag_seconds=lag) for lag in lags),
+        *(feedback_increments(e, flags) for e in feedback for flags in (None, (), tuple(Label))),
+    ]
+
+    added = {name for one in increments for counters in one.values() for name in counters}
+
+    assert len(set(COUNTERS)) == len(COUNTERS)
+    assert added == set(COUNTERS)

@@ -8,20 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import json
 import zlib
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
 from contracts import PredictionMade
 from services.dashboard.data import load_page_data
-from services.dashboard.summaries import kpis, total
+from services.dashboard.summaries import kpis
 from services.monitoring.view_builder import ViewBuilder, refresh_view
 from shared.errors import RetryableError
 from shared.monitoring.records import CurrentModel, ViewItem
-from shared.monitoring.rollups import prediction_increments
-from shared.monitoring.view import RollupView, read_view
-from shared.monitoring.view_codec import decode_view, encode_view
+from shared.monitoring.rollups import COUNTERS, prediction_increments
+from shared.monitoring.table import Table
+from shared.monitoring.view import MINUTE_COUNTERS, RollupView, Window, read_view
+from shared.monitoring.view_codec import FORMAT, decode_view, encode_view
 from tests import factories
 from tests.fakes.monitoring_reader import MODEL_NAME, VERSION, sample_reader
 from tests.fakes.monitoring_store import InMemoryMonitoringStore
@@ -38,22 +42,90 @@ async def test_an_encoded_view_decodes_to_the_same_view() -> None:
     decoded = decode_view(encode_view(view))
 
     assert decoded == view
-    assert all([view.minutes, view.hours, view.days, view.live_hours])
+    assert all(t.counted for t in [view.minutes, view.hours, view.days, view.live_hours])
     assert view.baseline is not None
+    assert view.live_version == VERSION
     assert list(decoded.version_days) == [VERSION, "6"]
-    # Score sums keep their nine decimals through the JSON (never a float).
-    sums = [c["score_sum_toxic"] for _, c in decoded.hours if "score_sum_toxic" in c]
-    assert sums == [c["score_sum_toxic"] for _, c in view.hours if "score_sum_toxic" in c]
+    # Score sums keep their nine decimals: the tables hold them as nano-unit integers.
+    summed = sum(
+        (c.get("score_sum_toxic", Decimal(0)) for k, c in reader.items.items() if k.pk == "day#*"),
+        Decimal(0),
+    )
+    assert decoded.days.total()["score_sum_toxic"] == summed
+    assert decoded.hours.items() == view.hours.items()
+
+
+def nothing_counted(window: Window) -> RollupView:
+    return RollupView(
+        built_at=window.now,
+        window_hours=window.hours,
+        window_days=window.days,
+        minutes=window.table("minute", names=MINUTE_COUNTERS),
+        hours=window.table("hour"),
+        days=window.table("day"),
+        live_hours=window.table("hour"),
+    )
+
+
+async def test_every_table_has_a_row_per_bucket_and_a_column_per_counter_at_any_traffic() -> None:
+    quiet, _ = sample_reader(NOW)
+    busy, _ = sample_reader(NOW)
+    busy.add_all(
+        prediction_increments(predicted(NOW - timedelta(minutes=m, seconds=s)))
+        for m in range(0, 24 * 60, 7)
+        for s in (0, 1)
+    )
+
+    views = [await read_view(r, NOW, model_name=MODEL_NAME) for r in (quiet, busy)]
+
+    for view in [*views, nothing_counted(Window(NOW))]:
+        decoded = decode_view(encode_view(view))
+        assert decoded.minutes.values.shape == (24 * 60, len(MINUTE_COUNTERS))
+        assert decoded.hours.values.shape == decoded.live_hours.values.shape == (25, len(COUNTERS))
+        assert decoded.days.values.shape == (30, len(COUNTERS))
+        assert decoded.minutes.first == "2026-11-29T05:01"
+    quiet_minutes, busy_minutes = (len(view.minutes.items()) for view in views)
+    assert quiet_minutes < busy_minutes
+    added = kpis(views[1].hours.total()).predictions - kpis(views[0].hours.total()).predictions
+    assert added == 2 * len(range(0, 24 * 60, 7))
 
 
 async def test_an_empty_view_round_trips_and_garbage_or_another_format_is_refused() -> None:
-    empty = RollupView(built_at=NOW, window_hours=24, window_days=30, minutes=[], hours=[], days=[])
+    empty = nothing_counted(Window(NOW))
+    # What the first format wrote: zlib JSON of the sparse rollup items.
+    first_format = zlib.compress(
+        json.dumps({"format": 1, "built_at": NOW.isoformat(), "minutes": []}).encode()
+    )
 
     assert decode_view(encode_view(empty)) == empty
+    assert not empty.minutes.counted
     with pytest.raises(ValueError, match="not an encoded view"):
         decode_view(b"not zlib")
+    with pytest.raises(ValueError, match=f"view format 1 is not {FORMAT}"):
+        decode_view(first_format)
     with pytest.raises(ValueError, match="format"):
         decode_view(zlib.compress(b'{"format": 99}'))
+    with pytest.raises(ValueError, match="do not fill its tables"):
+        decode_view(zlib.compress(zlib.decompress(encode_view(empty))[:-8]))
+
+
+def test_a_table_holds_its_range_exactly_and_refuses_what_it_cannot_hold() -> None:
+    counters = {"predictions": Decimal(3), "score_sum_toxic": Decimal("1.000000007")}
+    items = [("2026-11-30T04:59", counters), ("2026-11-30T06:00", {"predictions": Decimal(9)})]
+
+    table = Table.of("minute", "2026-11-30T04:58", "2026-11-30T05:00", COUNTERS, items)
+
+    assert table.buckets == ["2026-11-30T04:58", "2026-11-30T04:59", "2026-11-30T05:00"]
+    assert table.starts[1] == datetime(2026, 11, 30, 4, 59, tzinfo=UTC)
+    assert table.items() == items[:1]  # the item outside the range is left out
+    assert table.column("score_sum_toxic").tolist() == [0, 1_000_000_007, 0]
+    assert table.counted_rows.tolist() == [False, True, False]
+    assert table.total()["predictions"] == 3
+    half = [("2026-11-30", {"flagged_toxic": Decimal("0.5")})]
+    with pytest.raises(ValueError, match="more decimals"):
+        Table.of("day", "2026-11-30", "2026-11-30", COUNTERS, half)
+    with pytest.raises(ValueError, match="not the window's"):
+        encode_view(dataclasses.replace(nothing_counted(Window(NOW)), window_hours=6))
 
 
 def predicted(at: datetime, version: str = VERSION) -> PredictionMade:
@@ -100,7 +172,7 @@ async def test_the_builder_stores_what_a_live_read_sees_and_rereads_only_minutes
 
     live = await read_view(store, clock[0], model_name=MODEL_NAME)
     assert decode_view(second.view) == live
-    assert kpis(total(live.minutes)).predictions == 22
+    assert kpis(live.minutes.total()).predictions == 22
     assert reread == {"2026-11-30T05", late.occurred_at.strftime("%Y-%m-%dT%H")}
     # Whole items read again: the hour and day the last build was in, and the late event's.
     late_hour = late.occurred_at.strftime("%Y-%m-%dT%H")
@@ -142,8 +214,9 @@ async def test_the_page_shows_a_fresh_view_instead_of_reading_the_rollups() -> N
     assert data.view_built_at == built_at
     assert data.view_built_by == "monitoring-1"
     assert data.window.now == built_at
-    assert kpis(total(data.hours)).predictions == sample.predictions_24h
+    assert kpis(data.hours.total()).predictions == sample.predictions_24h
     assert data.version_days == view.version_days
+    assert data.live_hours == view.live_hours
     assert data.baseline == view.baseline
     assert reader.reads == 7  # the view and six small records
     assert data.feedback == view.feedback != []
@@ -161,7 +234,7 @@ async def test_a_stale_or_missing_view_is_replaced_by_a_live_read(age: timedelta
 
     assert data.view_built_at is None
     assert data.window.now == NOW
-    assert kpis(total(data.hours)).predictions == sample.predictions_24h + 1
+    assert kpis(data.hours.total()).predictions == sample.predictions_24h + 1
 
 
 async def test_an_unreadable_view_or_one_of_another_window_is_replaced_by_a_live_read() -> None:
@@ -175,7 +248,8 @@ async def test_an_unreadable_view_or_one_of_another_window_is_replaced_by_a_live
 
     assert garbled.view_built_at is None
     assert other.view_built_at is None
-    assert garbled.minutes == other.minutes != []
+    assert garbled.minutes == other.minutes
+    assert garbled.minutes.counted
 
 
 class FlakyReader(InMemoryMonitoringStore):
@@ -210,4 +284,4 @@ async def test_a_failed_build_is_logged_and_the_next_one_still_stores_the_view()
 
     assert store.failures == 0
     assert store.stored_view is not None
-    assert kpis(total(decode_view(store.stored_view.view).minutes)).predictions == 1
+    assert kpis(decode_view(store.stored_view.view).minutes.total()).predictions == 1
