@@ -17,9 +17,10 @@ and the compared versions, not on the traffic.
 
 Given the ``previous`` view, a build reads less: every counter grows with ``predictions`` or
 with ``feedback``, so an item whose two totals held since has the same counters. The hour and day
-items (all versions and per compared version) are read as those two totals first, then whole only
-where they moved or from the bucket the previous build was in (late events land in old buckets);
-the minutes of an hour are taken from the previous view unless that hour's totals moved.
+items (all versions, per compared version and the current version's hours) are read as those two
+totals first, then whole only where they moved or from the bucket the previous build was in (late
+events land in old buckets); the minutes of an hour are taken from the previous view unless that
+hour's totals moved.
 """
 
 from __future__ import annotations
@@ -417,7 +418,15 @@ async def _read(
         ]
         if current is not None:
             baseline_task = group.create_task(_baseline(reader, current.model_version, history))
-            live_task = group.create_task(reader.rollups("hour", current.model_version, *hour_span))
+            # The previous build's hours of this version, if it was current then too.
+            old_live = None
+            if previous is not None and previous.live_version == live_version:
+                old_live = previous.live_hours
+            live_task = group.create_task(
+                _whole(
+                    reader, "hour", current.model_version, hour_span, _prior(old_live), hour_since
+                )
+            )
     if current is not None:
         baseline, live = baseline_task.result(), live_task.result()
     fresh = [item for part in minute_parts for item in part.result()]

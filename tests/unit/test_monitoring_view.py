@@ -181,9 +181,31 @@ async def test_the_builder_stores_what_a_live_read_sees_and_rereads_only_minutes
         ("hour#*", "2026-11-30T05", "2026-11-30T05"),
         ("day#*", "2026-11-29", "2026-11-30"),
         (f"day#{VERSION}", "2026-11-29", "2026-11-30"),
-        # The current model's hours (drift) are read whole every time.
-        (f"hour#{VERSION}", "2026-11-29T05", "2026-11-30T05"),
+        # The current model's hours (drift): only those that moved, as for all versions.
+        (f"hour#{VERSION}", late_hour, late_hour),
+        (f"hour#{VERSION}", "2026-11-30T05", "2026-11-30T05"),
     }
+
+
+async def test_a_new_current_model_has_its_hours_read_whole_not_the_last_ones_reused() -> None:
+    store = InMemoryMonitoringStore()
+    store.current = CurrentModel(model_name=MODEL_NAME, model_version=VERSION, published_at=NOW)
+    await counted(store, predicted(NOW - timedelta(hours=3)), predicted(NOW, version="9"))
+    clock = [NOW]
+    builder = ViewBuilder(
+        store, store, model_name=MODEL_NAME, instance="m-1", clock=lambda: clock[0]
+    )
+    await builder.build()
+    store.current = CurrentModel(model_name=MODEL_NAME, model_version="9", published_at=NOW)
+    clock[0] = NOW + timedelta(seconds=30)
+    store.whole_reads.clear()
+
+    view = await builder.build()
+
+    assert ("hour#9", "2026-11-29T05", "2026-11-30T05") in store.whole_reads
+    assert view.live_version == "9"
+    assert kpis(view.live_hours.total()).predictions == 1
+    assert view == await read_view(store, clock[0], model_name=MODEL_NAME)
 
 
 async def test_a_view_built_before_the_stored_one_does_not_replace_it() -> None:
