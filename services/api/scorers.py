@@ -8,8 +8,9 @@ crosses between them is the texts and a (n, labels) array.
 
 The children load the same verified bytes the replica loaded (``shared.model.artifact.loads``
 checks the sha256 again and loads only trusted types). They are started when a model is loaded and
-are ready a second or two later; until then, and whenever they fail, batches score in a thread as
-before: a request never waits for a child to start and never fails because one did. When a newer
+are ready a few seconds later (importing the model's libraries takes most of it); until then, and
+whenever they fail, batches score in a thread as before: a request never waits for a child to
+start and never fails because one did. When a newer
 model is swapped in, the old children finish what they were given and stop. A child stops by
 itself when the replica is gone, even after a SIGKILL, and ignores the terminal's Ctrl-C, so a
 replica stopping gracefully keeps its children to the end.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import gc
 import multiprocessing
 import os
 import signal
@@ -62,6 +64,9 @@ def _start_child(data: bytes, sha256: str, parent: int) -> None:
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     _model = loads(data, sha256)
     _model.predict_proba(["warm up"])  # builds the n-gram lookup table
+    # What is loaded lives as long as the child: out of the cyclic collector's full passes.
+    gc.collect()
+    gc.freeze()
 
 
 def _loaded() -> int:
