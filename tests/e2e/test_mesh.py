@@ -72,6 +72,7 @@ async def test_feedback_that_trips_the_accuracy_rule_retrains_and_both_replicas_
             aws_settings,
             tmp_path,
             name,
+            scoring_processes=1,  # as deployed: each model swap replaces them too
             reconcile_seconds="5",
             rate_limit_per_second="0",
         )

@@ -28,7 +28,7 @@ from tests import factories
 from tests.harness.api import api_env, logger_env, run_replica, start_api
 from tests.harness.champion import publish_champion, tiny_model
 from tests.harness.load import steady_load
-from tests.harness.processes import ServiceProcess, toxic_command
+from tests.harness.processes import ServiceProcess, alive, scoring_children, toxic_command
 from tests.harness.proxy import TcpProxy
 from tests.harness.tables import queue_depth, rollup, stored_prediction_ids
 from tests.harness.waiting import eventually
@@ -244,8 +244,18 @@ async def test_sigterm_of_the_api_under_load_delivers_every_acknowledged_event(
     processes: Start,
     tmp_path: Path,
 ) -> None:
-    replica, api = start_api(processes, aws_settings, tmp_path, rate_limit_per_second="0")
+    # As deployed: with a scoring process, which must not outlive the replica's stop.
+    replica, api = start_api(
+        processes, aws_settings, tmp_path, scoring_processes=1, rate_limit_per_second="0"
+    )
     consumer(processes, aws_settings, "logger", "logger")
+    async with httpx.AsyncClient(base_url=replica.url) as http:
+
+        async def children() -> list[int] | None:
+            ready = (await http.get("/readyz")).json()["scoring_processes_ready"]
+            return scoring_children(api.pid) if ready else None
+
+        scorers = await eventually(children, "the scoring process loaded", timeout=60)
     with steady_load([replica.url], per_second=50) as load:
         await asyncio.sleep(3)
         api.signal(signal.SIGTERM)
@@ -255,6 +265,11 @@ async def test_sigterm_of_the_api_under_load_delivers_every_acknowledged_event(
     # uvicorn stops gracefully, then re-raises the signal: a clean stop exits by SIGTERM.
     assert code in (0, -signal.SIGTERM), api.log()[-2000:]
     assert '"outbox_left": 0' in api.log()
+
+    async def scorers_gone() -> bool:
+        return not any(alive(pid) for pid in scorers)
+
+    await eventually(scorers_gone, "the scoring process gone with the replica", timeout=10)
     assert len(load.acknowledged) > 50
     # Requests after the stop began were refused (connection closed), never acknowledged.
     stored = await all_stored(clients, deployment, list(load.acknowledged))

@@ -12,12 +12,35 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["ServiceProcess", "http_ready", "toxic_command"]
+__all__ = ["ServiceProcess", "alive", "http_ready", "scoring_children", "toxic_command"]
 
 
 def toxic_command(*args: str) -> list[str]:
     """The `toxic` CLI run by this interpreter, so the test's environment is the one used."""
     return [sys.executable, "-m", "services.cli", *args]
+
+
+def scoring_children(pid: int) -> list[int]:
+    """The multiprocessing children of process ``pid`` (a replica's scoring processes), not its
+    resource tracker."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in map(int, (task / "children").read_text().split()):
+            try:
+                if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    found.append(child)
+            except FileNotFoundError:  # ended meanwhile
+                continue
+    return sorted(found)
+
+
+def alive(pid: int) -> bool:
+    """Process ``pid`` runs (a zombie, ended but not yet reaped, does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(") ", 1)[1][0] != "Z"
 
 
 def http_ready(url: str) -> Callable[[], bool]:

@@ -33,7 +33,7 @@ from tests.harness.api import (
     start_logger,
 )
 from tests.harness.champion import STARTER, publish_champion, tiny_model
-from tests.harness.processes import toxic_command
+from tests.harness.processes import scoring_children, toxic_command
 from tests.harness.proxy import TcpProxy
 from tests.harness.waiting import eventually
 
@@ -161,16 +161,6 @@ async def test_a_review_item_leaves_the_queue_after_a_moderators_action(
             f"/v1/reviews/{prediction_id}", json={"action": "approve"}, headers=moderator
         )
         assert again.status_code == 409
-
-
-def scoring_children(pid: int) -> list[int]:
-    """The multiprocessing children of process ``pid`` (not its resource tracker)."""
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in map(int, (task / "children").read_text().split()):
-            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
-                found.append(child)
-    return found
 
 
 async def test_batches_score_in_a_child_process_and_in_the_replica_while_it_is_away(

@@ -16,6 +16,7 @@ import pytest
 from services.api.scorers import ScoringProcesses
 from shared.model.artifact import dumps, sha256_of
 from tests.harness.champion import tiny_model
+from tests.harness.processes import alive, scoring_children
 
 pytestmark = pytest.mark.unit
 
@@ -28,16 +29,6 @@ def wait_for(condition: Callable[[], bool], seconds: float = 60.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"not true within {seconds} s")
         time.sleep(0.05)
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A child that exited but was not reaped yet is a zombie: gone for our purposes.
-    with open(f"/proc/{pid}/stat") as stat:
-        return stat.read().split(") ")[1][0] != "Z"
 
 
 @pytest.fixture
@@ -67,30 +58,18 @@ async def test_a_child_scores_as_the_model_does_in_process(
     assert scorer.pid not in (None, os.getpid())
 
 
-def scoring_children() -> set[int]:
-    """This process's children that are multiprocessing workers (not its resource tracker)."""
-    found: set[int] = set()
-    for task in os.listdir("/proc/self/task"):
-        with open(f"/proc/self/task/{task}/children") as children:
-            for pid in map(int, children.read().split()):
-                with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
-                    if b"spawn_main" in cmdline.read():
-                        found.add(pid)
-    return found
-
-
 async def test_every_child_starts_at_once_and_one_loaded_makes_them_ready(
     model_bytes: tuple[bytes, str],
 ) -> None:
-    before = scoring_children()
+    before = set(scoring_children(os.getpid()))
     scorer = ScoringProcesses(*model_bytes, "v1", 2)
     assert await scorer.predict_proba(TEXTS) is None  # not started: the replica scores itself
     scorer.start()
     try:
         # Both start now, not in a later request.
-        wait_for(lambda: len(scoring_children() - before) == 2)
+        wait_for(lambda: len(set(scoring_children(os.getpid())) - before) == 2)
         wait_for(lambda: scorer.ready)
-        assert scorer.pid in scoring_children()
+        assert scorer.pid in set(scoring_children(os.getpid()))
         answered = await scorer.predict_proba(TEXTS)
         assert answered is not None
         assert answered.shape == (len(TEXTS), 6)
