@@ -2,17 +2,18 @@
 
     uv run python -m bench.dashboard [--sizes 10000 1000000] [--loads 20] [--days 30]
 
-Sets everything up itself: moto's server on a free port and, per size, the infrastructure under a
-fresh prefix. It seeds the rollups table as the monitoring would have left it after ``size``
-predictions spread evenly (Poisson per minute) over ``--days`` days: minute items of the last 8
-days (older ones have expired: the table's TTL), hour and day items of every day, each for all
-versions (``*``) and for the version that served it (``v1`` until ten days ago, ``v2`` since),
-with every counter the monitoring keeps (decisions, flags, score sums and bins per label,
-top-score, latency, text-length and lag histograms, feedback confusion counts). The counters are
-drawn from fixed distributions, not from scored comments: the read cost depends on the items'
+Sets everything up itself, per size: moto's server on a free port (a fresh one for each size: a
+stand-in still holding the previous size's tables answers the next size's reads measurably slower)
+and the infrastructure under a fresh prefix. It seeds the rollups table as the monitoring would have
+left it after ``size`` predictions spread evenly (Poisson per minute) over ``--days`` days: minute
+items of the last 8 days (older ones have expired: the table's TTL), hour and day items of every
+day, each for all versions (``*``) and for the version that served it (``v1`` until ten days ago,
+``v2`` since), with every counter the monitoring keeps (decisions, flags, score sums and bins per
+label, top-score, latency, text-length and lag histograms, feedback confusion counts). The counters
+are drawn from fixed distributions, not from scored comments: the read cost depends on the items'
 number and size, which match. Beside them: both versions' drift baselines and model items, a
-rejected run, alerts, pipeline health, 300 feedback rows and 150 pending reviews. Items are
-written with BatchWriteItem.
+rejected run, alerts, pipeline health, 300 feedback rows and 150 pending reviews. Items are written
+with BatchWriteItem.
 
 The stand-in is ``toxic emulator``'s, with its patches (``shared/emulator_patches.py``): among
 them, a base-table Query reads only its partition, as DynamoDB does (plain moto gathers and sorts
@@ -472,8 +473,8 @@ def render(results: Sequence[Measured]) -> str:
 
 async def run(sizes: Sequence[int], loads: int, days: int) -> list[Measured]:
     results: list[Measured] = []
-    with EmulatorProcess(EmulatorSettings(port=free_port())) as stand_in:
-        for size in sizes:
+    for size in sizes:
+        with EmulatorProcess(EmulatorSettings(port=free_port())) as stand_in:
             print(f"size {size:,}:", flush=True)
             results.append(await measure(stand_in.url, size, loads, days))
     return results
