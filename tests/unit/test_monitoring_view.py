@@ -245,6 +245,18 @@ async def test_the_page_shows_a_fresh_view_instead_of_reading_the_rollups() -> N
     assert data.reviews == view.reviews != []
 
 
+async def test_the_page_data_of_a_view_equals_that_of_a_live_read_at_the_same_time() -> None:
+    reader, _ = sample_reader(NOW)
+    live = await load_page_data(reader, NOW, model_name=MODEL_NAME)
+    reader.stored_view = await stored(await read_view(reader, NOW, model_name=MODEL_NAME))
+
+    viewed = await load_page_data(reader, NOW, model_name=MODEL_NAME)
+
+    assert live.view_built_at is None
+    assert viewed.view_built_at == NOW
+    assert dataclasses.replace(viewed, view_built_at=None, view_built_by=None) == live
+
+
 @pytest.mark.parametrize("age", [timedelta(minutes=5), None], ids=["stale", "missing"])
 async def test_a_stale_or_missing_view_is_replaced_by_a_live_read(age: timedelta | None) -> None:
     reader, sample = sample_reader(NOW)
