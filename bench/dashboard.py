@@ -21,11 +21,13 @@ the whole table for every Query).
 
 Then it builds the dashboard's materialized view once as the monitoring does
 (``services.monitoring.view_builder.ViewBuilder``: read every rollup the default view shows,
-encode, put one item) and prints how long that took and the encoded size, and builds it a second
-time as the next refresh does (only the items that moved are read again). Last it calls
-``load_page_data`` for the default view (24 h by minute, 30 days by day) through the DynamoDB
-reader, which reads that item, twice to warm up and ``--loads`` times measured, and prints p50/p95
-per size and PASS/MISS against the target (p95 <= 300 ms at the largest size).
+encode, put one item) and prints how long that took and the encoded size. Once every size is
+seeded, it builds each view a second time as the next refresh does (only the items that moved are
+read again). Last it calls ``load_page_data`` for the default view (24 h by minute, 30 days by
+day) through the DynamoDB reader, which reads that item, twice to warm up and ``--loads`` times
+measured: in rounds that load every size once, the order alternating, so a busy spell of a shared
+machine falls on every size alike. It prints p50/p95 per size and PASS/MISS against the target
+(p95 <= 300 ms at the largest size).
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ import statistics
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from contextlib import AsyncExitStack, ExitStack
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -395,51 +398,72 @@ async def _timed(builder: ViewBuilder) -> tuple[float, int]:
     return (time.perf_counter() - began) * 1000, len(item.view)
 
 
-async def measure(url: str, size: int, loads: int, days: int) -> Measured:
+@dataclass
+class _Deployment:
+    """One size's seeded tables on its own stand-in, its view builder and what was measured."""
+
+    size: int
+    seeded: Seeded
+    reader: DynamoMonitoringReader
+    builder: ViewBuilder
+    build_ms: float
+    view_bytes: int
+    refresh_ms: float = 0.0
+    minute_items: int = 0
+    values: int = 0
+    live: int = 0
+    timings: list[float] = field(default_factory=list)
+
+    def measured(self) -> Measured:
+        return Measured(
+            self.size,
+            self.seeded.predictions,
+            self.seeded.items,
+            self.minute_items,
+            self.values,
+            self.view_bytes,
+            self.build_ms,
+            self.refresh_ms,
+            self.live,
+            tuple(self.timings),
+        )
+
+
+async def _deploy(opened: AsyncExitStack, url: str, size: int, days: int) -> _Deployment:
+    """Seed ``size`` predictions under a fresh prefix and build the view once."""
     settings = AwsSettings(prefix=f"b{uuid.uuid4().hex[:8]}", endpoint_url=url, region="us-east-1")
     spec = InfraSpec.for_prefix(settings.prefix)
-    now = datetime.now(UTC)
-    async with open_clients(settings) as clients:
-        await ensure(clients, spec)
-        started = time.perf_counter()
-        seeded = await seed(clients.dynamodb, spec, size, now, days)
-        print(
-            f"  seeded {seeded.predictions:,} predictions as {seeded.items:,} rollup items "
-            f"in {time.perf_counter() - started:.0f} s",
-            flush=True,
-        )
-        reader = DynamoMonitoringReader(clients.dynamodb, spec)
-        store = DynamoMonitoringStore(clients.dynamodb, spec)
-        builder = ViewBuilder(reader, store, model_name=MODEL_NAME, instance="bench")
-        build_ms, view_bytes = await _timed(builder)
-        print(f"  view built and stored in {build_ms:,.0f} ms: {view_bytes:,} bytes", flush=True)
-        refresh_ms, view_bytes = await _timed(builder)
-        print(f"  view refreshed in {refresh_ms:,.0f} ms (only what moved re-read)", flush=True)
-        timings: list[float] = []
-        minute_items = values = live = 0
-        for i in range(loads + 2):
-            began = time.perf_counter()
-            data = await load_page_data(reader, datetime.now(UTC), model_name=MODEL_NAME)
-            elapsed = (time.perf_counter() - began) * 1000
-            minute_items = int(data.minutes.counted_rows.sum())
-            values = _view_values(data)
-            source = "view" if data.view_built_at is not None else "read live"
-            if i >= 2:  # two warm-up loads: connections opened, moto's code paths warm
-                timings.append(elapsed)
-                live += data.view_built_at is None
-            warm = " (warm-up)" if i < 2 else ""
-            print(f"  load {i + 1}: {elapsed:,.0f} ms, {source}{warm}", flush=True)
-    return Measured(
-        size,
-        seeded.predictions,
-        seeded.items,
-        minute_items,
-        values,
-        view_bytes,
-        build_ms,
-        refresh_ms,
-        live,
-        tuple(timings),
+    clients = await opened.enter_async_context(open_clients(settings))
+    await ensure(clients, spec)
+    started = time.perf_counter()
+    seeded = await seed(clients.dynamodb, spec, size, datetime.now(UTC), days)
+    print(
+        f"  seeded {seeded.predictions:,} predictions as {seeded.items:,} rollup items "
+        f"in {time.perf_counter() - started:.0f} s",
+        flush=True,
+    )
+    reader = DynamoMonitoringReader(clients.dynamodb, spec)
+    store = DynamoMonitoringStore(clients.dynamodb, spec)
+    builder = ViewBuilder(reader, store, model_name=MODEL_NAME, instance="bench")
+    build_ms, view_bytes = await _timed(builder)
+    print(f"  view built and stored in {build_ms:,.0f} ms: {view_bytes:,} bytes", flush=True)
+    return _Deployment(size, seeded, reader, builder, build_ms, view_bytes)
+
+
+async def _load(deployment: _Deployment, round_: int) -> None:
+    """One page-data load of ``deployment``; the first two rounds warm up and are not counted."""
+    began = time.perf_counter()
+    data = await load_page_data(deployment.reader, datetime.now(UTC), model_name=MODEL_NAME)
+    elapsed = (time.perf_counter() - began) * 1000
+    deployment.minute_items = int(data.minutes.counted_rows.sum())
+    deployment.values = _view_values(data)
+    source = "view" if data.view_built_at is not None else "read live"
+    if round_ >= 2:  # two warm-up loads: connections opened, moto's code paths warm
+        deployment.timings.append(elapsed)
+        deployment.live += data.view_built_at is None
+    warm = " (warm-up)" if round_ < 2 else ""
+    print(
+        f"  load {round_ + 1} at {deployment.size:,}: {elapsed:,.0f} ms, {source}{warm}", flush=True
     )
 
 
@@ -472,12 +496,28 @@ def render(results: Sequence[Measured]) -> str:
 
 
 async def run(sizes: Sequence[int], loads: int, days: int) -> list[Measured]:
-    results: list[Measured] = []
-    for size in sizes:
-        with EmulatorProcess(EmulatorSettings(port=free_port())) as stand_in:
-            print(f"size {size:,}:", flush=True)
-            results.append(await measure(stand_in.url, size, loads, days))
-    return results
+    """Each size on its own stand-in: one holding another size's tables answers more slowly."""
+    with ExitStack() as stand_ins:
+        async with AsyncExitStack() as opened:
+            deployments: list[_Deployment] = []
+            for size in sizes:
+                stand_in = stand_ins.enter_context(
+                    EmulatorProcess(EmulatorSettings(port=free_port()))
+                )
+                print(f"size {size:,}:", flush=True)
+                deployments.append(await _deploy(opened, stand_in.url, size, days))
+            # Refreshed just before the loads: a view built before a long seeding may be stale.
+            for deployment in deployments:
+                deployment.refresh_ms, deployment.view_bytes = await _timed(deployment.builder)
+                print(
+                    f"size {deployment.size:,}: view refreshed in {deployment.refresh_ms:,.0f} ms "
+                    "(only what moved re-read)",
+                    flush=True,
+                )
+            for round_ in range(loads + 2):
+                for deployment in deployments if round_ % 2 == 0 else deployments[::-1]:
+                    await _load(deployment, round_)
+    return [deployment.measured() for deployment in deployments]
 
 
 def figures(results: Sequence[Measured]) -> list[Figure]:
