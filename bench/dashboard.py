@@ -26,8 +26,10 @@ seeded, it builds each view a second time as the next refresh does (only the ite
 read again). Last it calls ``load_page_data`` for the default view (24 h by minute, 30 days by
 day) through the DynamoDB reader, which reads that item, twice to warm up and ``--loads`` times
 measured: in rounds that load every size once, the order alternating, so a busy spell of a shared
-machine falls on every size alike. It prints p50/p95 per size and PASS/MISS against the target
-(p95 <= 300 ms at the largest size).
+machine falls on every size alike. It prints p50/p95 per size and PASS/MISS against the targets:
+p95 <= 300 ms at the largest size, and not measurably more than at the smallest: the mean of the
+paired differences (largest minus smallest, round by round) with its 95% confidence interval,
+which must reach 0.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from scipy import stats
 
 from bench.results import Figure, write
 from contracts import (
@@ -467,6 +470,42 @@ async def _load(deployment: _Deployment, round_: int) -> None:
     )
 
 
+@dataclass(frozen=True)
+class Difference:
+    """Page-data time at the largest size minus at the smallest, load by load (same round)."""
+
+    mean: float
+    low: float  # the 95% confidence interval of the mean
+    high: float
+    median: float
+    pairs: int
+
+    @property
+    def measurable(self) -> bool:
+        """More at the largest size beyond what the loads' spread explains (95%)."""
+        return self.low > 0
+
+    @property
+    def detail(self) -> str:
+        return (
+            f"95% CI {self.low:+.1f} to {self.high:+.1f} ms; median {self.median:+.1f} ms;"
+            f" {self.pairs} paired loads"
+        )
+
+    def __str__(self) -> str:
+        return f"{self.mean:+.1f} ms ({self.detail})"
+
+
+def paired_difference(larger: Measured, smaller: Measured) -> Difference:
+    """``larger``'s load times minus ``smaller``'s, paired by round: the sizes take turns, so a
+    pair saw the same moment of the machine."""
+    pairs = [a - b for a, b in zip(larger.loads_ms, smaller.loads_ms, strict=False)]
+    mean = statistics.fmean(pairs)
+    spread = statistics.stdev(pairs) / math.sqrt(len(pairs)) if len(pairs) > 1 else math.inf
+    half = float(stats.t.ppf(0.975, max(len(pairs) - 1, 1))) * spread
+    return Difference(mean, mean - half, mean + half, statistics.median(pairs), len(pairs))
+
+
 def render(results: Sequence[Measured]) -> str:
     lines = [
         f"{'predictions':>12} {'rollup items':>12} {'minute items':>12} {'view values':>11} "
@@ -491,6 +530,12 @@ def render(results: Sequence[Measured]) -> str:
         lines.append(
             f"p95 at {largest.predictions:,} / at {smallest.predictions:,}: "
             f"{largest.p95 / smallest.p95:.2f}x"
+        )
+        difference = paired_difference(largest, smallest)
+        verdict = "MISS" if difference.measurable else "PASS"
+        lines.append(
+            f"{verdict}: at {largest.predictions:,} minus at {smallest.predictions:,}: "
+            f"{difference} (target: not measurably more, the interval reaching 0)"
         )
     return "\n".join(lines)
 
@@ -539,6 +584,19 @@ def figures(results: Sequence[Measured]) -> list[Figure]:
             Figure(f"view refresh {at}", r.refresh_ms, "ms", note="only what moved re-read")
         )
         found.append(Figure(f"view size {at}", r.view_bytes / 1000, "KB", note="one item"))
+    smallest = min(results, key=lambda r: r.size)
+    if smallest is not largest:
+        difference = paired_difference(largest, smallest)
+        found.append(
+            Figure(
+                f"page data at {largest.predictions:,} minus at {smallest.predictions:,}",
+                difference.mean,
+                "ms",
+                "not measurably more (95% CI reaches 0)",
+                not difference.measurable,
+                note=f"mean of the paired differences; {difference.detail}",
+            )
+        )
     return found
 
 

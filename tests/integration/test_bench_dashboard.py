@@ -29,7 +29,7 @@ def test_the_dashboard_benchmark_seeds_loads_and_reports_p50_and_p95(tmp_path: P
     figures = tmp_path / "dashboard.json"
     result = subprocess.run(
         [
-            *(sys.executable, "-m", "bench.dashboard", "--sizes", "300", "--loads", "3"),
+            *(sys.executable, "-m", "bench.dashboard", "--sizes", "300", "600", "--loads", "3"),
             *("--days", "2", "--json", str(figures)),
         ],
         capture_output=True,
@@ -40,8 +40,8 @@ def test_the_dashboard_benchmark_seeds_loads_and_reports_p50_and_p95(tmp_path: P
 
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [m for line in result.stdout.splitlines() if (m := ROW.match(line))]
-    assert len(rows) == 1, result.stdout
-    [row] = rows
+    assert len(rows) == 2, result.stdout
+    row, larger = rows
     # Poisson draws around 300 over two days; the last 24 h hold about half, by minute.
     assert 200 <= int(row["predictions"].replace(",", "")) <= 400
     assert int(row["items"].replace(",", "")) > int(row["minutes"].replace(",", "")) > 50
@@ -51,17 +51,21 @@ def test_the_dashboard_benchmark_seeds_loads_and_reports_p50_and_p95(tmp_path: P
     assert int(row["build"]) > 0
     # Every measured load was served from the stored view, none read the rollups live.
     assert "read the rollups live" not in result.stdout
-    assert result.stdout.count(", view") == 5
+    assert result.stdout.count(", view") == 10
     assert re.search(r"^(PASS|MISS): p95 [\d.]+ ms at [\d,]+ predictions", result.stdout, re.M)
-    assert result.stdout.count("(warm-up)") == 2
+    assert re.search(r"^(PASS|MISS): at [\d,]+ minus at [\d,]+: [+-][\d.]+ ms", result.stdout, re.M)
+    assert result.stdout.count("(warm-up)") == 4
     bench, written = load(figures)
     assert bench == "dashboard"
-    [p95] = [f for f in written if f.name.startswith("page data p95")]
+    [difference] = [f for f in written if "minus" in f.name]
+    assert difference.met is not None
+    assert difference.target == "not measurably more (95% CI reaches 0)"
+    _, p95 = [f for f in written if f.name.startswith("page data p95")]  # the larger size's
     assert p95.value is not None
-    assert p95.value == pytest.approx(float(row["p95"]), abs=0.06)
+    assert p95.value == pytest.approx(float(larger["p95"]), abs=0.06)
     assert p95.target == "<= 300 ms"
     assert p95.met is (p95.value <= 300)
-    [size] = [f for f in written if f.name.startswith("view size")]
+    size, _ = [f for f in written if f.name.startswith("view size")]
     assert size.unit == "KB"
     assert size.value == pytest.approx(int(row["bytes"].replace(",", "")) / 1000)
     assert any(f.name.startswith("view build") and f.target is None for f in written)
