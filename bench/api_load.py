@@ -335,6 +335,8 @@ async def run_setup(
                 ready=http_ready(replica.url + "/readyz"),
             )
             stack.enter_context(_stopping(api.start(timeout=120)))
+            # Its scoring process imports and loads for seconds: not during a measured phase.
+            await _until_scoring_processes(replica.url)
             if proxy is not None:
                 proxy.cut()
                 # Restored before the replica stops (exit order), so it can leave cleanly.
