@@ -89,7 +89,9 @@ class Options:
     swap_window: float = 6.0
     saturate_connections: int = 8
     batch: int = 1_000
-    batch_connections: int = 2
+    # A batch passes the replica's event loop, its scoring process, the loop again: with two in
+    # flight one stage often waits for the other; four keep both busy, as a saturating load does.
+    batch_connections: int = 4
     setups: tuple[str, ...] = (ALONE, MESH)
     tiny: bool = False
     rows: int = 20_000
@@ -554,7 +556,7 @@ def _options(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--setup", choices=("alone", "mesh"), help="only this set-up")
     parser.add_argument("--phases", nargs="+", choices=PHASES, help="only these phases")
     parser.add_argument("--swap-rate", type=float, help="single comments/s during the swap (200)")
-    parser.add_argument("--batch-connections", type=int, help="batch requests in flight (2)")
+    parser.add_argument("--batch-connections", type=int, help="batch requests in flight (4)")
     parser.add_argument("--rows", type=int, help="Jigsaw rows to fit the model on (20000)")
     parser.add_argument("--data", type=Path, help="the Jigsaw CSV folder")
     parser.add_argument("--cache-dir", type=Path, help="where the fitted model is kept")
