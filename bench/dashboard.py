@@ -27,9 +27,9 @@ read again). Last it calls ``load_page_data`` for the default view (24 h by minu
 day) through the DynamoDB reader, which reads that item, twice to warm up and ``--loads`` times
 measured: in rounds that load every size once, the order alternating, so a busy spell of a shared
 machine falls on every size alike. It prints p50/p95 per size and PASS/MISS against the targets:
-p95 <= 300 ms at the largest size, and not measurably more than at the smallest: the mean of the
-paired differences (largest minus smallest, round by round) with its 95% confidence interval,
-which must reach 0.
+p95 <= 300 ms at the largest size, and not measurably more than at the smallest: the median of
+the paired differences (largest minus smallest, round by round) has a 95% confidence interval
+whose upper end must stay within 10% of the smaller size's p50 (see ``Difference``).
 """
 
 from __future__ import annotations
@@ -100,6 +100,8 @@ __all__ = ["Measured", "main", "seed"]
 
 MODEL_NAME = "toxic-comment-classifier"
 TARGET_P95_MS = 300.0
+MARGIN_SHARE = 0.10
+"""How much more the largest size may take and still count as no more (a share of p50)."""
 SWITCH_DAYS_AGO = 10
 # Per-label chance to be flagged and the shape of its score distribution (most scores are low).
 FLAG_RATES = (0.09, 0.01, 0.05, 0.003, 0.05, 0.009)
@@ -472,38 +474,48 @@ async def _load(deployment: _Deployment, round_: int) -> None:
 
 @dataclass(frozen=True)
 class Difference:
-    """Page-data time at the largest size minus at the smallest, load by load (same round)."""
+    """Page-data time at the largest size minus at the smallest, load by load (same round).
 
-    mean: float
-    low: float  # the 95% confidence interval of the mean
-    high: float
+    "Not measurably more" is shown, not assumed: the median of the paired differences has a 95%
+    confidence interval (from the sign test: order statistics, robust to a stray slow load),
+    and its upper end must stay within ``margin`` (:data:`MARGIN_SHARE` of the smaller size's
+    p50). A noisy run cannot show that, and fails.
+    """
+
     median: float
+    low: float
+    high: float
+    margin: float
     pairs: int
 
     @property
-    def measurable(self) -> bool:
-        """More at the largest size beyond what the loads' spread explains (95%)."""
-        return self.low > 0
+    def within_margin(self) -> bool:
+        return self.high <= self.margin
 
     @property
     def detail(self) -> str:
         return (
-            f"95% CI {self.low:+.1f} to {self.high:+.1f} ms; median {self.median:+.1f} ms;"
-            f" {self.pairs} paired loads"
+            f"95% CI {self.low:+.1f} to {self.high:+.1f} ms over {self.pairs} paired loads;"
+            f" margin {self.margin:.1f} ms ({MARGIN_SHARE:.0%} of the smaller size's p50)"
         )
 
     def __str__(self) -> str:
-        return f"{self.mean:+.1f} ms ({self.detail})"
+        return f"median {self.median:+.1f} ms ({self.detail})"
 
 
 def paired_difference(larger: Measured, smaller: Measured) -> Difference:
     """``larger``'s load times minus ``smaller``'s, paired by round: the sizes take turns, so a
     pair saw the same moment of the machine."""
-    pairs = [a - b for a, b in zip(larger.loads_ms, smaller.loads_ms, strict=False)]
-    mean = statistics.fmean(pairs)
-    spread = statistics.stdev(pairs) / math.sqrt(len(pairs)) if len(pairs) > 1 else math.inf
-    half = float(stats.t.ppf(0.975, max(len(pairs) - 1, 1))) * spread
-    return Difference(mean, mean - half, mean + half, statistics.median(pairs), len(pairs))
+    pairs = sorted(a - b for a, b in zip(larger.loads_ms, smaller.loads_ms, strict=False))
+    n = len(pairs)
+    # The k-th smallest and k-th largest bound the median with at least 95% confidence when
+    # P(Binomial(n, 1/2) < k) <= 2.5%; with too few pairs the interval is unbounded.
+    k = 0
+    while k < n // 2 and stats.binom.cdf(k, n, 0.5) <= 0.025:
+        k += 1
+    low, high = (pairs[k - 1], pairs[n - k]) if k else (-math.inf, math.inf)
+    margin = MARGIN_SHARE * smaller.p50
+    return Difference(statistics.median(pairs), low, high, margin, n)
 
 
 def render(results: Sequence[Measured]) -> str:
@@ -532,10 +544,10 @@ def render(results: Sequence[Measured]) -> str:
             f"{largest.p95 / smallest.p95:.2f}x"
         )
         difference = paired_difference(largest, smallest)
-        verdict = "MISS" if difference.measurable else "PASS"
+        verdict = "PASS" if difference.within_margin else "MISS"
         lines.append(
             f"{verdict}: at {largest.predictions:,} minus at {smallest.predictions:,}: "
-            f"{difference} (target: not measurably more, the interval reaching 0)"
+            f"{difference} (target: not measurably more, the interval within the margin)"
         )
     return "\n".join(lines)
 
@@ -590,11 +602,11 @@ def figures(results: Sequence[Measured]) -> list[Figure]:
         found.append(
             Figure(
                 f"page data at {largest.predictions:,} minus at {smallest.predictions:,}",
-                difference.mean,
+                difference.median,
                 "ms",
-                "not measurably more (95% CI reaches 0)",
-                not difference.measurable,
-                note=f"mean of the paired differences; {difference.detail}",
+                f"95% CI within +{difference.margin:.1f} ms",
+                difference.within_margin,
+                note=f"median of the paired differences; {difference.detail}",
             )
         )
     return found

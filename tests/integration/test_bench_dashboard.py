@@ -53,13 +53,14 @@ def test_the_dashboard_benchmark_seeds_loads_and_reports_p50_and_p95(tmp_path: P
     assert "read the rollups live" not in result.stdout
     assert result.stdout.count(", view") == 10
     assert re.search(r"^(PASS|MISS): p95 [\d.]+ ms at [\d,]+ predictions", result.stdout, re.M)
-    assert re.search(r"^(PASS|MISS): at [\d,]+ minus at [\d,]+: [+-][\d.]+ ms", result.stdout, re.M)
+    assert re.search(r"^MISS: at [\d,]+ minus at [\d,]+: median [+-][\d.]+ ms", result.stdout, re.M)
     assert result.stdout.count("(warm-up)") == 4
     bench, written = load(figures)
     assert bench == "dashboard"
     [difference] = [f for f in written if "minus" in f.name]
     assert difference.met is not None
-    assert difference.target == "not measurably more (95% CI reaches 0)"
+    assert (difference.target or "").startswith("95% CI within +")
+    assert difference.met is False  # three paired loads cannot bound the median at 95%
     _, p95 = [f for f in written if f.name.startswith("page data p95")]  # the larger size's
     assert p95.value is not None
     assert p95.value == pytest.approx(float(larger["p95"]), abs=0.06)

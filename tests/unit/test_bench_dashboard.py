@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from bench.dashboard import Measured, figures, paired_difference
@@ -13,26 +15,47 @@ def measured(size: int, loads: list[float]) -> Measured:
     return Measured(size, size, size // 10, 300, 40_460, 20_000, 1_000.0, 400.0, 0, tuple(loads))
 
 
-SMALL = [30.0, 31.0, 29.0, 35.0, 30.0, 28.0, 32.0, 31.0, 30.0, 29.0]
+# p50 30 ms: the margin is 3 ms.
+SMALL = [30.0, 31.0, 29.0, 35.0, 30.0, 28.0, 32.0, 31.0, 30.0, 29.0] * 2
 
 
-def test_a_steady_few_milliseconds_more_is_measurable() -> None:
-    large = measured(1_000_000, [t + 4.0 + (0.5 if i % 2 else -0.5) for i, t in enumerate(SMALL)])
-    difference = paired_difference(large, measured(10_000, SMALL))
-    assert difference.mean == pytest.approx(4.0)
-    assert difference.low > 3.0
-    assert difference.measurable
+def with_differences(differences: list[float]) -> Measured:
+    return measured(1_000_000, [t + d for t, d in zip(SMALL, differences, strict=True)])
+
+
+def verdict(large: Measured) -> bool | None:
     [figure] = [f for f in figures([measured(10_000, SMALL), large]) if "minus" in f.name]
-    assert figure.met is False
-    assert figure.value == pytest.approx(4.0)
+    return figure.met
 
 
-def test_differences_that_go_both_ways_are_not_measurable() -> None:
-    noise = [3.0, -2.0, 1.0, -4.0, 2.0, -1.0, 4.0, -3.0, 0.5, -0.5]
-    large = measured(1_000_000, [t + n for t, n in zip(SMALL, noise, strict=True)])
-    difference = paired_difference(large, measured(10_000, SMALL))
-    assert difference.low < 0 < difference.high
-    assert not difference.measurable
-    [figure] = [f for f in figures([measured(10_000, SMALL), large]) if "minus" in f.name]
-    assert figure.met is True
-    assert figure.target == "not measurably more (95% CI reaches 0)"
+def test_a_steady_five_milliseconds_more_is_measurable() -> None:
+    difference = paired_difference(
+        with_differences([5.0, 4.5, 5.5, 5.0] * 5), measured(10_000, SMALL)
+    )
+    assert difference.median == pytest.approx(5.0)
+    assert difference.margin == pytest.approx(3.0)
+    assert 4.5 <= difference.low <= difference.high <= 5.5
+    assert not difference.within_margin
+    assert verdict(with_differences([5.0, 4.5, 5.5, 5.0] * 5)) is False
+
+
+def test_a_small_difference_inside_the_margin_passes() -> None:
+    differences = [0.5, -0.5, 1.0, 0.0, 1.5, -1.0, 0.5, 2.0, 0.0, 1.0] * 2
+    difference = paired_difference(with_differences(differences), measured(10_000, SMALL))
+    assert difference.high <= 3.0
+    assert verdict(with_differences(differences)) is True
+
+
+def test_one_stray_slow_load_does_not_decide_but_a_noisy_run_cannot_pass() -> None:
+    stray = [0.2] * 19 + [40.0]
+    assert verdict(with_differences(stray)) is True
+    noisy = [12.0, -11.0, 9.0, -8.0, 10.0, -12.0, 11.0, -9.0, 8.0, -10.0] * 2
+    difference = paired_difference(with_differences(noisy), measured(10_000, SMALL))
+    assert difference.low < 0 < 3.0 < difference.high
+    assert verdict(with_differences(noisy)) is False
+
+
+def test_too_few_pairs_give_no_interval_and_no_pass() -> None:
+    difference = paired_difference(measured(2, [30.0, 31.0]), measured(1, [30.0, 31.0]))
+    assert (difference.low, difference.high) == (-math.inf, math.inf)
+    assert not difference.within_margin
