@@ -82,6 +82,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         sys.stderr.write(f"CI: tiers {', '.join(skipped)} had skipped tests; none may skip here\n")
 
 
+@pytest.fixture(autouse=True)
+def _main_module_kept() -> Iterator[None]:
+    """Put back this process's ``__main__`` after each test.
+
+    Streamlit's AppTest runs an app script as ``__main__`` and leaves it there; a process started
+    later with multiprocessing's spawn (a replica's scoring process) imports the parent's
+    ``__main__`` first, and would run the app script.
+    """
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main
+
+
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[EmulatorProcess]:
     """moto's server started through `toxic emulator` on a free port, for the whole session."""
