@@ -118,9 +118,11 @@ def serve(
     # Imported here: moto's server pulls in every service backend, which only this process needs.
     from werkzeug.serving import WSGIRequestHandler, make_server
 
+    from shared.emulator_heap import HeapFreezer
     from shared.emulator_patches import apply_patches
 
     apply_patches()
+    HeapFreezer().start()
 
     class QuietHandler(WSGIRequestHandler):
         # One access-log line per AWS call drowns everything else; errors still go to stderr.
