@@ -214,18 +214,20 @@ async def test_concurrency_is_bounded(broker: InMemoryBroker, queue: InMemoryQue
 
 
 async def test_a_slow_handler_keeps_its_message_hidden(broker: InMemoryBroker) -> None:
-    queue = broker.queue("slow", ["RetrainRequested"], visibility_timeout=0.6)
+    # The queue's visibility timeout is the consumer's, as deployed. The consumer extends a message
+    # in flight for a third of it (0.5 s) at its next check, so within 1 s: 0.5 s to spare.
+    queue = broker.queue("slow", ["RetrainRequested"], visibility_timeout=1.5)
     calls = 0
 
     async def slow(event: Event) -> None:
         nonlocal calls
         calls += 1
-        await asyncio.sleep(2.0)
+        await asyncio.sleep(2.5)
 
     await broker.publish([retrain()])
     # Two competing consumers poll throughout; only one may ever see the message.
     consumers = [
-        Consumer(queue, {"RetrainRequested": [slow]}, wait_seconds=0, visibility_timeout=1)
+        Consumer(queue, {"RetrainRequested": [slow]}, wait_seconds=0, visibility_timeout=1.5)
         for _ in range(2)
     ]
     stop = asyncio.Event()
