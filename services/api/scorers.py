@@ -107,7 +107,7 @@ class ScoringProcesses:
         self._lock = threading.Lock()
         self._ready = False
         self._closed = False
-        self.fallbacks = 0  # batches given back to the replica to score itself
+        self.fallbacks = 0  # batches given back to the replica to score itself (None)
         self.failures = 0  # times the children broke since they were last ready
         self.pid: int | None = None  # of the first child that loaded
 
@@ -173,12 +173,14 @@ class ScoringProcesses:
         """The model's probabilities from a child; None when no child can answer now."""
         executor = self._executor
         if not self.ready or executor is None:
+            self.fallbacks += 1
             return None
         try:
             future = executor.submit(_predict_proba, list(texts))
             return await asyncio.wrap_future(future)
         except (BrokenProcessPool, RuntimeError) as exc:  # a child died, or we were closed
-            if executor is self._executor and not self._closed:
+            # Every batch in flight fails with the same death: the first one counts it.
+            if executor is self._executor and self._ready and not self._closed:
                 self._broke(f"{type(exc).__name__}: {exc}")
             self.fallbacks += 1
             return None
