@@ -24,8 +24,10 @@ locals {
 
   services = {
     api = {
-      cpu           = 1024
-      memory        = 2048
+      # Two vCPUs: the event loop and the scoring process that takes batches beside it
+      # (TOXIC_SCORING_PROCESSES, default 1), each on its own core.
+      cpu           = 2048
+      memory        = 4096
       desired_count = var.api_min_count
       environment = merge(local.common_environment, {
         # No TOXIC_PUBLIC_URL: each replica tags its queue with its own address, which the
