@@ -42,6 +42,7 @@ from contracts import (
     encode,
 )
 from contracts.envelope import Envelope
+from shared.monitoring.view import MINUTE_COUNTERS, RollupView, Window
 
 __all__ = [
     "EVENT_FACTORIES",
@@ -236,3 +237,16 @@ def moderator_decision(prediction: PredictionMade, **overrides: Any) -> Feedback
 
 
 __all__ += ["moderator_decision"]
+
+
+def nothing_counted(window: Window) -> RollupView:
+    """The dashboard view of ``window`` with nothing counted: every table all zeros."""
+    return RollupView(
+        built_at=window.now,
+        window_hours=window.hours,
+        window_days=window.days,
+        minutes=window.table("minute", names=MINUTE_COUNTERS),
+        hours=window.table("hour"),
+        days=window.table("day"),
+        live_hours=window.table("hour"),
+    )

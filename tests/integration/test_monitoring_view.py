@@ -17,11 +17,12 @@ from shared.aws import AwsClients
 from shared.infra import InfraSpec
 from shared.monitoring.reader import DynamoMonitoringReader
 from shared.monitoring.records import ViewItem
-from shared.monitoring.view import MINUTE_COUNTERS, RollupView, Window, read_view
+from shared.monitoring.view import RollupView, Window, read_view
 from shared.monitoring.view_codec import decode_view, encode_view
 from shared.settings import AwsSettings
 from shared.worker import open_publisher
 from tests import factories
+from tests.factories import nothing_counted
 from tests.harness.processes import ServiceProcess, toxic_command
 from tests.harness.waiting import eventually
 
@@ -101,17 +102,7 @@ async def test_a_view_built_before_the_stored_one_does_not_replace_it(
     now = datetime.now(UTC).replace(microsecond=0)
 
     def built(at: datetime, by: str) -> ViewItem:
-        window = Window(at)
-        empty = RollupView(
-            built_at=at,
-            window_hours=window.hours,
-            window_days=window.days,
-            minutes=window.table("minute", names=MINUTE_COUNTERS),
-            hours=window.table("hour"),
-            days=window.table("day"),
-            live_hours=window.table("hour"),
-        )
-        return ViewItem(view=encode_view(empty), built_at=at, built_by=by)
+        return ViewItem(view=encode_view(nothing_counted(Window(at))), built_at=at, built_by=by)
 
     assert await store.put_view(built(now, "m-2"))
     assert not await store.put_view(built(now - timedelta(seconds=3), "m-1"))

@@ -27,6 +27,7 @@ from shared.monitoring.table import Table
 from shared.monitoring.view import MINUTE_COUNTERS, RollupView, Window, read_view
 from shared.monitoring.view_codec import FORMAT, decode_view, encode_view
 from tests import factories
+from tests.factories import nothing_counted
 from tests.fakes.monitoring_reader import MODEL_NAME, VERSION, sample_reader
 from tests.fakes.monitoring_store import InMemoryMonitoringStore
 
@@ -53,18 +54,6 @@ async def test_an_encoded_view_decodes_to_the_same_view() -> None:
     )
     assert decoded.days.total()["score_sum_toxic"] == summed
     assert decoded.hours.items() == view.hours.items()
-
-
-def nothing_counted(window: Window) -> RollupView:
-    return RollupView(
-        built_at=window.now,
-        window_hours=window.hours,
-        window_days=window.days,
-        minutes=window.table("minute", names=MINUTE_COUNTERS),
-        hours=window.table("hour"),
-        days=window.table("day"),
-        live_hours=window.table("hour"),
-    )
 
 
 async def test_every_table_has_a_row_per_bucket_and_a_column_per_counter_at_any_traffic() -> None:
