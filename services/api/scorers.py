@@ -115,10 +115,6 @@ class ScoringProcesses:
     def ready(self) -> bool:
         return self._ready and not self._closed
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
     def start(self) -> None:
         """Start the children in the background; ready once one of them has loaded the model."""
         threading.Thread(target=self._start, name="scoring-processes", daemon=True).start()
