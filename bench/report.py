@@ -67,7 +67,7 @@ BENCHES: tuple[Bench, ...] = (
         "dashboard",
         "Dashboard page-data load time at 10k and 1M predictions (issue 5)",
         "bench.dashboard",
-        ("--sizes", "1000", "10000", "--loads", "3"),
+        ("--sizes", "1000", "10000", "--loads", "3", "--pairs", "3"),
     ),
     Bench(
         "model_quality",

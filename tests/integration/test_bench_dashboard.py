@@ -30,7 +30,7 @@ def test_the_dashboard_benchmark_seeds_loads_and_reports_p50_and_p95(tmp_path: P
     result = subprocess.run(
         [
             *(sys.executable, "-m", "bench.dashboard", "--sizes", "300", "600", "--loads", "3"),
-            *("--days", "2", "--json", str(figures)),
+            *("--pairs", "5", "--days", "2", "--json", str(figures)),
         ],
         capture_output=True,
         text=True,
@@ -51,7 +51,9 @@ def test_the_dashboard_benchmark_seeds_loads_and_reports_p50_and_p95(tmp_path: P
     assert int(row["build"]) > 0
     # Every measured load was served from the stored view, none read the rollups live.
     assert "read the rollups live" not in result.stdout
-    assert result.stdout.count(", view") == 10
+    # Five measured rounds and two warm-up rounds of each size; p50 and p95 over the first three.
+    assert result.stdout.count(", view") == 14
+    assert "p50 and p95 over 3 loads per size" in result.stdout
     assert re.search(r"^(PASS|MISS): p95 [\d.]+ ms at [\d,]+ predictions", result.stdout, re.M)
     assert re.search(r"^MISS: at [\d,]+ minus at [\d,]+: median [+-][\d.]+ ms", result.stdout, re.M)
     assert result.stdout.count("(warm-up)") == 4
@@ -60,7 +62,8 @@ def test_the_dashboard_benchmark_seeds_loads_and_reports_p50_and_p95(tmp_path: P
     [difference] = [f for f in written if "minus" in f.name]
     assert difference.met is not None
     assert (difference.target or "").startswith("95% CI within +")
-    assert difference.met is False  # three paired loads cannot bound the median at 95%
+    assert difference.met is False  # five paired loads cannot bound the median at 95%
+    assert "over 5 paired loads" in difference.note
     _, p95 = [f for f in written if f.name.startswith("page data p95")]  # the larger size's
     assert p95.value is not None
     assert p95.value == pytest.approx(float(larger["p95"]), abs=0.06)

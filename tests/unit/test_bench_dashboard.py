@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -12,7 +13,9 @@ pytestmark = pytest.mark.unit
 
 
 def measured(size: int, loads: list[float]) -> Measured:
-    return Measured(size, size, size // 10, 300, 40_460, 20_000, 1_000.0, 400.0, 0, tuple(loads))
+    return Measured(
+        size, size, size // 10, 300, 40_460, 20_000, 1_000.0, 400.0, 0, tuple(loads), tuple(loads)
+    )
 
 
 # p50 30 ms: the margin is 3 ms.
@@ -59,3 +62,31 @@ def test_too_few_pairs_give_no_interval_and_no_pass() -> None:
     difference = paired_difference(measured(2, [30.0, 31.0]), measured(1, [30.0, 31.0]))
     assert (difference.low, difference.high) == (-math.inf, math.inf)
     assert not difference.within_margin
+
+
+def test_more_pairs_decide_what_twenty_cannot_while_p95_stays_over_the_first_loads() -> None:
+    # Loads that vary by several ms either way around a +0.8 ms median: twenty pairs bound the
+    # median only to +3.5 ms (beyond the 3 ms margin), a hundred to +2.0 ms.
+    differences = [6.0, -5.0, 4.0, -3.0, 0.5, 1.0, -2.0, 3.5, -6.0, 2.0]
+
+    def sizes(rounds: int) -> tuple[Measured, Measured]:
+        small = (SMALL * (rounds // len(SMALL)))[:rounds]
+        large = [t + d for t, d in zip(small, differences * (rounds // 10), strict=True)]
+        args = (300, 40_460, 20_000, 1_000.0, 400.0, 0)
+        return (
+            Measured(1_000_000, 1_000_000, 1_000, *args, tuple(large[:20]), tuple(large)),
+            Measured(10_000, 10_000, 100, *args, tuple(small[:20]), tuple(small)),
+        )
+
+    twenty = paired_difference(*sizes(20))
+    assert twenty.pairs == 20
+    assert twenty.high > twenty.margin == pytest.approx(3.0)
+    hundred = paired_difference(*sizes(100))
+    assert hundred.pairs == 100
+    assert hundred.median == pytest.approx(twenty.median)
+    assert hundred.low < 0 < hundred.high <= hundred.margin
+    large, small = sizes(100)
+    assert figures([small, large])[-1].met is True
+    # p50 and p95 read the first twenty loads only: slow loads after them move neither.
+    slower = replace(large, paired_ms=(*large.paired_ms[:20], *[500.0] * 80))
+    assert (slower.p50, slower.p95) == (large.p50, large.p95) == (30.75, 36.0)
