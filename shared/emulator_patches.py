@@ -5,6 +5,13 @@ including counts that scan all of the queue's messages: one receive costs O(dept
 thousand messages deep takes hundreds of milliseconds per call and a backlog feeds on itself. The
 replacement reads the retention period alone; what it decides is unchanged.
 
+Its send (``SendMessage``, ``SendMessageBatch`` and every SNS delivery to a queue) reads one
+attribute of the queue, ``ContentBasedDeduplication``, from the same all-attributes dict: each
+message sent scans the queue's messages three times to count them, so sending into a queue a
+thousand deep costs a thousand times more than into an empty one, and a queue nobody drains slows
+every publish to its topic. While a send runs on a thread, the three counts are not computed
+(``None`` in that dict, which the send does not read); everywhere else they are moto's own.
+
 moto 5.2's DynamoDB ``TransactWriteItems`` deep-copies every table a transaction names, once per
 item of the transaction, to roll back by putting the copies back: a transaction costs
 O(items x table size), so monitoring's 100-item transactions against a ``processed`` table of
@@ -31,7 +38,7 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
-__all__ = ["apply_patches"]
+__all__ = ["COUNTS", "apply_patches", "send_patches"]
 
 # One lock for every DynamoDB write: transactions are isolated from each other and from writes.
 _DYNAMODB_WRITES = threading.RLock()
@@ -44,6 +51,56 @@ def _retention_check(self: Any, queue_name: str, message: Any) -> bool:
     retention_seconds = int(self.get_queue(queue_name).message_retention_period)
     retain_until: float = retention_seconds + message.sent_timestamp / 1000
     return bool(retain_until > unix_time())
+
+
+_SENDING = threading.local()
+"""``active`` while the thread runs an SQS send: its queue's message counts are not computed."""
+
+COUNTS: tuple[str, ...] = (
+    "approximate_number_of_messages",
+    "approximate_number_of_messages_not_visible",
+    "approximate_number_of_messages_delayed",
+)
+
+
+def _sending(original: Callable[..., Any]) -> Callable[..., Any]:
+    def send(self: Any, *args: Any, **kwargs: Any) -> Any:
+        outer = getattr(_SENDING, "active", False)
+        _SENDING.active = True
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            _SENDING.active = outer
+
+    return send
+
+
+def _uncounted_while_sending(count: property) -> property:
+    def fget(self: Any) -> int | None:
+        if getattr(_SENDING, "active", False):
+            return None  # a send reads ContentBasedDeduplication alone from the attributes
+        value: int = count.fget(self)  # type: ignore[misc]
+        return value
+
+    return property(fget)
+
+
+def send_patches() -> list[tuple[type, str, Any]]:
+    """(class, attribute, replacement) that spare SQS sends the counts; none if moto changed."""
+    from moto.sqs.models import Queue, SQSBackend
+
+    counts: list[Any] = [getattr(Queue, name, None) for name in COUNTS]
+    senders = ("send_message", "send_message_batch")
+    if not all(isinstance(count, property) for count in counts) or not all(
+        hasattr(SQSBackend, name) for name in senders
+    ):
+        return []
+    found: list[tuple[type, str, Any]] = [
+        (Queue, name, _uncounted_while_sending(count))
+        for name, count in zip(COUNTS, counts, strict=True)
+    ]
+    found += [(SQSBackend, name, _sending(getattr(SQSBackend, name))) for name in senders]
+    return found
 
 
 def _table_copy_skipped() -> Any:
@@ -121,6 +178,12 @@ def apply_patches() -> list[str]:
     if hasattr(SQSBackend, "is_message_valid_based_on_retention_period"):
         SQSBackend.is_message_valid_based_on_retention_period = _retention_check  # type: ignore[method-assign]
         applied.append("sqs-retention-check")
+
+    sends = send_patches()
+    for target, name, replacement in sends:
+        setattr(target, name, replacement)
+    if sends:
+        applied.append("sqs-send-without-counts")
 
     import moto.dynamodb.models as dynamodb_models
     from moto.dynamodb.models import DynamoDBBackend

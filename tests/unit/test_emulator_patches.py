@@ -14,10 +14,12 @@ from moto.dynamodb.models.table import Table
 from moto.sqs.models import SQSBackend
 
 from shared.emulator_patches import (
+    COUNTS,
     _isolated_transaction,
     _partition_query,
     _retention_check,
     _table_copy_skipped,
+    send_patches,
 )
 
 pytestmark = pytest.mark.unit
@@ -182,3 +184,91 @@ def test_a_partition_query_never_gathers_the_whole_table(monkeypatch: pytest.Mon
 
     assert _query(backend, "a")[0] == ["a/1"]
     assert gathered == [1]
+
+
+@pytest.fixture
+def sends_patched(monkeypatch: pytest.MonkeyPatch) -> None:
+    patches = send_patches()
+    assert {name for _, name, _ in patches} == {*COUNTS, "send_message", "send_message_batch"}
+    for target, name, replacement in patches:
+        monkeypatch.setattr(target, name, replacement)
+
+
+def _counting_visibility(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """A list whose length is how often a message's visibility was read (moto's counts scan)."""
+    from moto.sqs.models import Message
+
+    reads: list[int] = []
+    visible = Message.visible
+    assert isinstance(visible, property)
+    assert visible.fget is not None
+    read = visible.fget
+
+    def counted(self: Any) -> bool:
+        reads.append(1)
+        return bool(read(self))
+
+    monkeypatch.setattr(Message, "visible", property(counted))
+    return reads
+
+
+def _deep_queue(depth: int) -> SQSBackend:
+    backend = SQSBackend("us-east-1", "123456789012")
+    backend.create_queue("deep")
+    for i in range(depth):
+        backend.send_message("deep", f"m{i}")
+    return backend
+
+
+def test_moto_scans_a_deep_queue_for_every_message_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = _deep_queue(500)
+    reads = _counting_visibility(monkeypatch)
+    backend.send_message("deep", "one more")
+    assert len(reads) >= 500  # what the patch spares: the counts, computed on every send
+
+
+@pytest.mark.usefixtures("sends_patched")
+def test_a_patched_send_counts_nothing_and_the_counts_stay_right(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    backend = _deep_queue(500)
+    reads = _counting_visibility(monkeypatch)
+    backend.send_message("deep", "one more")
+    backend.send_message_batch(
+        "deep",
+        {
+            str(i): {
+                "Id": f"e{i}",
+                "MessageBody": f"b{i}",
+                "MessageAttributes": {},
+                "DelaySeconds": 0,
+            }
+            for i in range(10)
+        },
+    )
+    assert reads == []
+    # Outside a send, the counts are moto's own: 511 visible, then 10 of them received.
+    backend.receive_message("deep", 10, 0, 30)
+    attributes = backend.get_queue_attributes(
+        "deep",
+        ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )
+    assert attributes["ApproximateNumberOfMessages"] == 501
+    assert attributes["ApproximateNumberOfMessagesNotVisible"] == 10
+    assert reads != []
+
+
+@pytest.mark.usefixtures("sends_patched")
+def test_a_patched_send_keeps_fifo_deduplication_and_its_checks() -> None:
+    from moto.sqs.exceptions import InvalidParameterValue
+
+    backend = SQSBackend("us-east-1", "123456789012")
+    backend.create_queue("by-content.fifo", FifoQueue="true", ContentBasedDeduplication="true")
+    backend.send_message("by-content.fifo", "same", group_id="g")
+    backend.send_message("by-content.fifo", "same", group_id="g")
+    backend.send_message("by-content.fifo", "other", group_id="g")
+    assert backend.get_queue("by-content.fifo").approximate_number_of_messages == 2
+
+    backend.create_queue("by-id.fifo", FifoQueue="true")
+    with pytest.raises(InvalidParameterValue, match="ContentBasedDeduplication"):
+        backend.send_message("by-id.fifo", "no id", group_id="g")
