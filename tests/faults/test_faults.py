@@ -62,7 +62,7 @@ async def all_stored(clients: AwsClients, spec: InfraSpec, acknowledged: list[st
         stored = await stored_prediction_ids(clients, spec)
         return stored if len(stored) >= len(acknowledged) else None
 
-    return await eventually(enough, f"{len(acknowledged)} predictions stored", 90)
+    return await eventually(enough, f"{len(acknowledged)} predictions stored", 90, every=0.5)
 
 
 async def empty(clients: AwsClients, name: str) -> None:

@@ -12,7 +12,14 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["ServiceProcess", "alive", "http_ready", "scoring_children", "toxic_command"]
+__all__ = [
+    "ServiceProcess",
+    "alive",
+    "http_ready",
+    "run_whole",
+    "scoring_children",
+    "toxic_command",
+]
 
 
 def toxic_command(*args: str) -> list[str]:
@@ -32,6 +39,29 @@ def scoring_children(pid: int) -> list[int]:
             except FileNotFoundError:  # ended meanwhile
                 continue
     return sorted(found)
+
+
+def run_whole(
+    command: Sequence[str], timeout: float, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` to its end, output captured, in a process group of its own: when it
+    overruns ``timeout`` (or the test is interrupted) the whole group is killed, so what it
+    started (a benchmark's stand-in and services) does not outlive it."""
+    with subprocess.Popen(
+        command,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except BaseException:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
 def alive(pid: int) -> bool:

@@ -24,6 +24,9 @@ async def stored_prediction_ids(clients: AwsClients, spec: InfraSpec) -> list[st
             "KeyConditionExpression": "#day = :day",
             "ExpressionAttributeNames": {"#day": "day"},
             "ExpressionAttributeValues": {":day": {"S": day.isoformat()}},
+            # The ids alone: tests poll this while consumers write, and whole items of hundreds
+            # of predictions cost the stand-in more to send than the writes it is waiting for.
+            "ProjectionExpression": "prediction_id",
         }
         while True:
             response = await clients.dynamodb.query(**query)

@@ -7,13 +7,13 @@ interpreter, which must not leak into the test session.
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from bench.results import load
+from tests.harness.processes import run_whole
 
 pytestmark = pytest.mark.integration
 
@@ -27,15 +27,12 @@ ROW = re.compile(
 @pytest.mark.timeout(300)
 def test_the_dashboard_benchmark_seeds_loads_and_reports_p50_and_p95(tmp_path: Path) -> None:
     figures = tmp_path / "dashboard.json"
-    result = subprocess.run(
+    result = run_whole(
         [
             *(sys.executable, "-m", "bench.dashboard", "--sizes", "300", "600", "--loads", "3"),
             *("--pairs", "5", "--days", "2", "--json", str(figures)),
         ],
-        capture_output=True,
-        text=True,
         timeout=280,
-        check=False,
     )
 
     assert result.returncode == 0, result.stderr[-3000:]

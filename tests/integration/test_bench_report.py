@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.harness.processes import run_whole
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).parents[2]
 
 
+@pytest.mark.timeout(200)  # past the run's own timeout, so that one ends it and says so
 def test_the_report_runs_the_bus_benchmark_and_writes_its_figures(tmp_path: Path) -> None:
     out = tmp_path / "benchmarks.md"
-    result = subprocess.run(
+    result = run_whole(
         [sys.executable, "-m", "bench.report", "--only", "bus", "--quick", "--out", str(out)],
+        timeout=180,
         cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=110,
-        check=False,
     )
 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
